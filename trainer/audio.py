@@ -1,0 +1,104 @@
+"""Stage 1: decode a recording into 16 kHz float samples, one row per channel.
+
+Decoding goes through PyAV (FFmpeg's libraries, installed with faster-whisper), so
+every container a browser or phone produces (WAV, FLAC, MP3, M4A/AAC, OGG/Opus,
+WEBM) is read the same way, at any sample rate.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from trainer.errors import AudioError
+
+SAMPLE_RATE = 16000  # Hz; what Whisper and the speaker encoder expect
+AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".webm", ".mp4")
+MIN_DURATION_S = 1.0  # shorter clips cannot hold a judgeable exchange
+# Channels whose difference is this far below their level carry the same signal.
+SAME_SIGNAL_DB = -30.0
+
+log = logging.getLogger("trainer")
+
+
+@dataclass(frozen=True, eq=False)
+class Audio:
+    """Decoded audio: `samples` has shape (channels, n) at SAMPLE_RATE."""
+
+    samples: np.ndarray  # float32 in -1..1, shape (channels, n)
+    source: str  # the path it came from
+
+    @property
+    def channels(self) -> int:
+        """Number of channels kept (1 or 2)."""
+        return int(self.samples.shape[0])
+
+    @property
+    def duration_s(self) -> float:
+        """Length in seconds."""
+        return self.samples.shape[1] / SAMPLE_RATE
+
+    def mono(self) -> np.ndarray:
+        """Channel average, the signal a single microphone would have given."""
+        if self.channels == 1:
+            return self.samples[0]
+        return self.samples.mean(axis=0, dtype=np.float32)
+
+    def channels_differ(self) -> bool:
+        """Whether the two channels carry different signals (one voice per channel)."""
+        if self.channels < 2:
+            return False
+        left, right = self.samples[0], self.samples[1]
+        level = float(np.mean(left**2) + np.mean(right**2)) / 2
+        if level == 0.0:
+            return False
+        diff = float(np.mean((left - right) ** 2))
+        return 10 * np.log10(max(diff, 1e-20) / level) > SAME_SIGNAL_DB
+
+
+def load_audio(path: str | Path) -> Audio:
+    """Decode an audio file to 16 kHz float32, keeping up to two channels.
+
+    Raises:
+        AudioError: the file is missing, empty, not audio, or truncated beyond use.
+    """
+    import av  # installed with faster-whisper; imported here to keep start-up light
+
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: file is empty")
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                raise AudioError(f"{path}: contains no audio stream")
+            stream = container.streams.audio[0]
+            layout = "stereo" if (stream.channels or 1) >= 2 else "mono"
+            resampler = av.AudioResampler(format="flt", layout=layout, rate=SAMPLE_RATE)
+            chunks = []
+            try:
+                for frame in container.decode(stream):
+                    frame.pts = None
+                    chunks.extend(r.to_ndarray() for r in resampler.resample(frame))
+            except av.error.InvalidDataError as e:
+                # A truncated file still yields what was decoded before the damage.
+                log.warning("%s: decoding stopped early (%s)", path, e)
+            chunks.extend(r.to_ndarray() for r in resampler.resample(None))
+    except AudioError:
+        raise
+    except (av.error.FFmpegError, OSError, ValueError) as e:
+        raise AudioError(f"{path}: not a readable audio file ({e.__class__.__name__})") from e
+    if not chunks:
+        raise AudioError(f"{path}: no audio could be decoded")
+    n_channels = 2 if layout == "stereo" else 1
+    # Packed float frames come as (1, n * channels), interleaved.
+    flat = np.concatenate([c.reshape(-1) for c in chunks]).astype(np.float32, copy=False)
+    samples = flat.reshape(-1, n_channels).T.copy()
+    audio = Audio(samples=samples, source=str(path))
+    if audio.duration_s < MIN_DURATION_S:
+        raise AudioError(f"{path}: too short to judge ({audio.duration_s:.1f} s)")
+    return audio

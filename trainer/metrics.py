@@ -1,0 +1,75 @@
+"""Stage 6: the session metrics trainers use, from coded utterances.
+
+Thresholds follow MITI 4.2.1 for reflection-to-question ratio and complex reflection
+share, and MITI 3.1.1 for the share of open questions. Talk share is guidance only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from trainer.schema import Code, CodedUtterance, Metrics, Role
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """MITI competence levels for one metric."""
+
+    fair: float
+    good: float
+    source: str
+
+
+THRESHOLDS = {
+    "reflection_question_ratio": Threshold(fair=1.0, good=2.0, source="MITI 4.2.1"),
+    "complex_reflection_share": Threshold(fair=0.40, good=0.50, source="MITI 4.2.1"),
+    "open_question_share": Threshold(fair=0.50, good=0.70, source="MITI 3.1.1"),
+}
+METRIC_KEYS = (
+    "reflection_question_ratio",
+    "complex_reflection_share",
+    "open_question_share",
+    "counsellor_talk_share",
+)
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def talk_time(utterances: Sequence[CodedUtterance]) -> tuple[dict[Role, float], str]:
+    """Speaking amount per role: seconds when every utterance has times, else words."""
+    timed = all(c.utterance.start is not None and c.utterance.end is not None for c in utterances)
+    amount = {Role.COUNSELLOR: 0.0, Role.CLIENT: 0.0}
+    for c in utterances:
+        u = c.utterance
+        amount[u.speaker] += max(0.0, u.end - u.start) if timed else len(u.text.split())
+    return amount, "seconds" if timed else "words"
+
+
+def level(key: str, value: float | None) -> str:
+    """'good', 'fair' or 'practise' against the MITI threshold; 'info' if not judged."""
+    threshold = THRESHOLDS.get(key)
+    if threshold is None or value is None:
+        return "info"
+    if value >= threshold.good:
+        return "good"
+    return "fair" if value >= threshold.fair else "practise"
+
+
+def compute_metrics(utterances: Sequence[CodedUtterance]) -> Metrics:
+    """Counts per code and the four session metrics."""
+    counts = Counter(c.code for c in utterances if c.speaker is Role.COUNSELLOR and c.code is not None)
+    oq, cq = counts[Code.OPEN_QUESTION], counts[Code.CLOSED_QUESTION]
+    sr, cr = counts[Code.SIMPLE_REFLECTION], counts[Code.COMPLEX_REFLECTION]
+    amount, basis = talk_time(utterances)
+    return Metrics(
+        reflection_question_ratio=_ratio(sr + cr, oq + cq),
+        complex_reflection_share=_ratio(cr, sr + cr),
+        open_question_share=_ratio(oq, oq + cq),
+        counsellor_talk_share=_ratio(amount[Role.COUNSELLOR], amount[Role.COUNSELLOR] + amount[Role.CLIENT]),
+        counts=tuple((code, counts[code]) for code in Code),
+        talk_basis=basis,
+    )

@@ -1,0 +1,131 @@
+"""The one place where the stages are chained: `run_session` scores one input.
+
+    audio -> transcribe -> speakers -> utterances -> coding -> metrics -> feedback
+
+Progress is reported through a hook, `hook(step, artifact, completed=i, total=n)`, so
+the CLI can draw a progress bar and the app a progress widget without either
+leaking into the stages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from trainer.audio import load_audio
+from trainer.coding import DEFAULT_CODER, load_coder
+from trainer.errors import NoSpeechError
+from trainer.feedback import build_feedback
+from trainer.metrics import compute_metrics
+from trainer.schema import Attribution, CodedUtterance, Role, Session
+from trainer.speakers import SpeakerOptions, attribute, choose_method, drop_bleed
+from trainer.transcribe import TranscribeOptions, transcribe, transcribe_channels
+from trainer.transcripts import TRANSCRIPT_EXTENSIONS, read_transcript
+from trainer.utterances import build_utterances
+
+AUDIO_STEPS = ("audio", "transcribe", "speakers", "utterances", "coding", "metrics", "feedback")
+TRANSCRIPT_STEPS = ("transcript", "coding", "metrics", "feedback")
+
+
+class Hook(Protocol):
+    """Receives each finished step and what it produced."""
+
+    def __call__(self, step: str, artifact: Any, *, completed: int, total: int) -> None: ...
+
+
+def _no_hook(step: str, artifact: Any, *, completed: int, total: int) -> None:
+    """Default hook: report nothing."""
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """Settings for every stage; part of what decides whether a stored result is current."""
+
+    transcribe: TranscribeOptions = field(default_factory=TranscribeOptions)
+    speakers: SpeakerOptions = field(default_factory=SpeakerOptions)
+    coder: str = DEFAULT_CODER  # name in trainer.coding.CODERS
+    keep_codes: bool = False  # trust codes a transcript already carries (instructor edits)
+
+
+def is_transcript(path: str | Path) -> bool:
+    """Whether a path is scored as a transcript rather than as audio."""
+    return Path(path).suffix.lower() in TRANSCRIPT_EXTENSIONS
+
+
+def summarise(
+    source: str,
+    duration_s: float | None,
+    coded: Sequence[CodedUtterance],
+    **extra: Any,
+) -> Session:
+    """Metrics and feedback for coded utterances; also used after an instructor's edits."""
+    metrics = compute_metrics(coded)
+    return Session(
+        source=source,
+        duration_s=duration_s,
+        utterances=tuple(coded),
+        metrics=metrics,
+        feedback=build_feedback(coded, metrics),
+        **extra,
+    )
+
+
+def run_session(path: str | Path, options: PipelineOptions = PipelineOptions(), hook: Hook = _no_hook) -> Session:
+    """Score one recording or transcript from start to finish.
+
+    Raises:
+        TrainerError: the input cannot be scored (its subclass says why).
+    """
+    source = str(path)
+    coder = load_coder(options.coder)
+    warnings: list[str] = []
+    attribution: Attribution | None = None
+    model = ""
+    if is_transcript(path):
+        steps = TRANSCRIPT_STEPS
+        given = read_transcript(path)
+        utterances, duration = given.utterances, given.duration_s
+        hook("transcript", given, completed=1, total=len(steps))
+    else:
+        steps = AUDIO_STEPS
+        audio = load_audio(path)
+        duration = round(audio.duration_s, 2)
+        hook("audio", audio, completed=1, total=len(steps))
+        method = choose_method(audio, options.speakers)
+        if method == "channel":
+            left, right = audio.samples[0], audio.samples[1]
+            transcript = transcribe_channels({"left": left, "right": right}, options.transcribe)
+        else:
+            transcript = transcribe(audio.mono(), options.transcribe)
+        model = transcript.model
+        hook("transcribe", transcript, completed=2, total=len(steps))
+        if not transcript.words:
+            raise NoSpeechError(f"{source}: no speech was recognised")
+        attribution = attribute(audio, transcript, method, options.speakers)
+        if method == "channel":
+            transcript = drop_bleed(transcript, audio)
+        warnings.extend(attribution.warnings)
+        hook("speakers", attribution, completed=3, total=len(steps))
+        utterances = build_utterances(transcript, attribution)
+        hook("utterances", utterances, completed=4, total=len(steps))
+        given = None
+    coded = coder.code(utterances)
+    if options.keep_codes and given is not None and given.codes is not None:
+        coded = tuple(replace(c, code=code, confidence=None) if code else c for c, code in zip(coded, given.codes))
+    hook("coding", coded, completed=len(steps) - 2, total=len(steps))
+    if not any(c.speaker is Role.COUNSELLOR for c in coded):
+        warnings.append("no counsellor speech found")
+    session = summarise(
+        source,
+        duration,
+        coded,
+        speakers=attribution,
+        transcript_model=model,
+        coder=coder.name,
+        warnings=tuple(warnings),
+    )
+    hook("metrics", session.metrics, completed=len(steps) - 1, total=len(steps))
+    hook("feedback", session.feedback, completed=len(steps), total=len(steps))
+    return session

@@ -1,0 +1,163 @@
+"""Records passed between pipeline stages.
+
+Every stage takes and returns these frozen dataclasses, so a stage never mutates
+what an earlier stage produced:
+
+    audio -> Transcript -> Attribution -> Utterance -> CodedUtterance -> Metrics -> Feedback
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """Who said an utterance in a practice session."""
+
+    COUNSELLOR = "counsellor"
+    CLIENT = "client"
+
+
+class Code(StrEnum):
+    """Behaviour code of one counsellor utterance (MITI-style, five-way)."""
+
+    OPEN_QUESTION = "open_question"
+    CLOSED_QUESTION = "closed_question"
+    SIMPLE_REFLECTION = "simple_reflection"
+    COMPLEX_REFLECTION = "complex_reflection"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word with its time span in the recording."""
+
+    start: float  # seconds from the start of the recording
+    end: float  # seconds, >= start
+    text: str  # as recognised, with leading space stripped
+    probability: float = 1.0  # recogniser's confidence, 0..1
+    speaker: str | None = None  # speaker label when known at transcription (stereo channel)
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """Words of a whole recording, in time order."""
+
+    words: tuple[Word, ...]
+    duration_s: float  # length of the audio in seconds
+    language: str = "en"  # language the recogniser detected or was told
+    model: str = ""  # name or path of the model that produced it
+
+
+@dataclass(frozen=True)
+class SpeakerTurn:
+    """A stretch of time in which one speaker talks."""
+
+    start: float  # seconds
+    end: float  # seconds
+    speaker: str  # label from the attribution method, e.g. "left" or "S0"
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Who spoke when, and which speaker label plays which role."""
+
+    turns: tuple[SpeakerTurn, ...]
+    roles: tuple[tuple[str, Role], ...]  # speaker label -> role, as pairs to stay hashable
+    method: str  # "channel", "diarization", "transcript" or "single"
+    role_confidence: float = 1.0  # 0..1, how sure the role assignment is
+    n_speakers: int = 2  # distinct voices found (may exceed 2: observer, supervisor)
+    warnings: tuple[str, ...] = ()  # honest notes on what could not be done
+
+    def role_of(self, speaker: str) -> Role:
+        """Role of a speaker label; unknown labels count as client (never as counsellor)."""
+        return dict(self.roles).get(speaker, Role.CLIENT)
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One turn of one speaker: the unit that gets a code."""
+
+    speaker: Role
+    text: str
+    start: float | None = None  # seconds; None for transcripts without times
+    end: float | None = None
+
+
+@dataclass(frozen=True)
+class CodedUtterance:
+    """An utterance with its behaviour code; client utterances carry no code."""
+
+    utterance: Utterance
+    code: Code | None = None  # None for client utterances
+    confidence: float | None = None  # coder's probability for `code`, 0..1
+    # Finer label: for code "other" the therapist-input kind (information, advice,
+    # options, negotiation); for a client utterance its talk type (change, neutral, sustain).
+    subcode: str | None = None
+    subcode_confidence: float | None = None
+
+    @property
+    def speaker(self) -> Role:
+        """Shortcut to the utterance's speaker."""
+        return self.utterance.speaker
+
+    @property
+    def text(self) -> str:
+        """Shortcut to the utterance's text."""
+        return self.utterance.text
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Session metrics trainers use; fractions are 0..1 and None where undefined."""
+
+    reflection_question_ratio: float | None  # (SR + CR) / (OQ + CQ)
+    complex_reflection_share: float | None  # CR / (SR + CR)
+    open_question_share: float | None  # OQ / (OQ + CQ)
+    counsellor_talk_share: float | None  # counsellor speaking time / all speaking time
+    counts: tuple[tuple[Code, int], ...] = ()  # utterances per code, counsellor only
+    talk_basis: str = "seconds"  # "seconds" or "words": what talk share was measured in
+
+    def count(self, code: Code) -> int:
+        """Number of counsellor utterances with this code."""
+        return dict(self.counts).get(code, 0)
+
+
+@dataclass(frozen=True)
+class FeedbackItem:
+    """One judged point of feedback: a value against a threshold, with examples."""
+
+    key: str  # metric key or topic, e.g. "open_question_share"
+    title: str  # short heading shown to the trainee
+    message: str  # one or two sentences: what happened and why it matters
+    value: float | None = None  # the measured value, if any
+    fair: float | None = None  # MITI "fair" threshold, if any
+    good: float | None = None  # MITI "good" threshold, if any
+    level: str = "info"  # "good", "fair", "practise" or "info"
+    examples: tuple[str, ...] = ()  # the trainee's own utterances illustrating the point
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """Written feedback on one session: strengths and what to practise next."""
+
+    summary: str
+    strengths: tuple[FeedbackItem, ...] = ()
+    practise: tuple[FeedbackItem, ...] = ()  # at most two, the most useful first
+    notes: tuple[FeedbackItem, ...] = ()  # guidance that is not pass/fail (talk time)
+
+
+@dataclass(frozen=True)
+class Session:
+    """The full result of scoring one recording or transcript."""
+
+    source: str  # path of the input as given
+    duration_s: float | None
+    utterances: tuple[CodedUtterance, ...]
+    metrics: Metrics
+    feedback: Feedback
+    speakers: Attribution | None = None
+    transcript_model: str = ""
+    coder: str = ""
+    warnings: tuple[str, ...] = field(default=())
