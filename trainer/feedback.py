@@ -153,27 +153,24 @@ def _talk_item(m: Metrics, utterances: Sequence[CodedUtterance]) -> FeedbackItem
 
 
 def build_feedback(utterances: Sequence[CodedUtterance], metrics: Metrics) -> Feedback:
-    """Strengths, at most two points to practise (furthest below target first), and notes."""
+    """Strengths, at most two points to practise, and notes (guidance and later goals).
+
+    Points to practise follow the order MI skills are usually built in: reflect more
+    than you ask, then open up questions, then deepen reflections, then talk less.
+    """
     if not any(c.speaker is Role.COUNSELLOR for c in utterances):
         return Feedback(summary="No counsellor speech was found, so there is nothing to give feedback on.")
-    items = [f(metrics, utterances) for f in (_ratio_item, _open_item, _complex_item)]
-    judged = [i for i in items if i is not None]
-    strengths = tuple(i for i in judged if i.level in ("good", "fair"))
-    to_practise = sorted((i for i in judged if i.level == "practise"), key=lambda i: (i.value or 0) / (i.fair or 1))
+    judged = [i for i in (f(metrics, utterances) for f in (_ratio_item, _open_item, _complex_item)) if i]
     talk = _talk_item(metrics, utterances)
-    practise = list(to_practise)
-    if talk is not None and talk.level == "practise":
-        practise.append(talk)
-    notes = (talk,) if talk is not None and talk.level != "practise" else ()
-    practise = practise[:MAX_PRACTISE]
+    strengths = tuple(i for i in judged if i.level in ("good", "fair"))
+    to_practise = [i for i in [*judged, talk] if i is not None and i.level == "practise"]
+    practise, later = to_practise[:MAX_PRACTISE], to_practise[MAX_PRACTISE:]
+    notes = tuple(later) + ((talk,) if talk is not None and talk.level != "practise" else ())
     if not judged:
         summary = "You asked no questions and offered no reflections; try both in your next role play."
     elif not practise:
         summary = f"Well done: all {len(judged)} MITI targets were met at fair or good level."
     else:
-        summary = (
-            f"{len(strengths)} of {len(judged)} MITI targets met. Next time, focus on: "
-            + "; ".join(i.title.lower() for i in practise)
-            + "."
-        )
+        focus = "; ".join(i.title.lower() for i in practise)
+        summary = f"{len(strengths)} of {len(judged)} MITI targets met. Next time, focus on: {focus}."
     return Feedback(summary=summary, strengths=strengths, practise=tuple(practise), notes=notes)

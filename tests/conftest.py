@@ -1,0 +1,48 @@
+"""Shared paths and small fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_AUDIO = REPO.parent / "shared" / "data" / "audio"
+SAMPLES = REPO / "sample_audio"
+JFK_TEXT = (
+    "And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
+)
+LEFT_TEXT = "He began a confused complaint against the wizard, who had vanished behind the curtain on the left."
+RIGHT_TEXT = "The horizon seems extremely distant."
+
+
+def normalise(text: str) -> str:
+    """Lower case, letters and spaces only: what WER-style comparisons look at."""
+    return " ".join("".join(ch for ch in text.lower() if ch.isalnum() or ch.isspace()).split())
+
+
+@pytest.fixture
+def jfk_path() -> Path:
+    return SHARED_AUDIO / "jfk.flac"
+
+
+@pytest.fixture
+def stereo_path() -> Path:
+    return SHARED_AUDIO / "stereo_diarization.wav"
+
+
+@pytest.fixture
+def transcript_csv(tmp_path: Path) -> Path:
+    """A short counselling exchange as a CSV transcript with times."""
+    path = tmp_path / "session.csv"
+    path.write_text(
+        "speaker,start,end,text\n"
+        "Counsellor,0.0,3.0,What brings you here today?\n"
+        "client,3.5,9.5,My doctor says I drink too much and I should cut down.\n"
+        "T,10.0,13.0,You're not sure you agree with her.\n"
+        "C,13.5,18.0,Well I do drink a bit more than I used to.\n"
+        "therapist,18.5,20.0,Do you drink every day?\n"
+        "patient,20.5,21.5,Most days.\n",
+        encoding="utf-8",
+    )
+    return path

@@ -1,0 +1,95 @@
+"""Channel attribution and grouping words into utterances."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from trainer.audio import SAMPLE_RATE, Audio
+from trainer.errors import SpeakerError
+from trainer.schema import Attribution, Role, SpeakerTurn, Transcript, Word
+from trainer.speakers import SpeakerOptions, assign_words, channel_turns, choose_method, drop_bleed
+from trainer.utterances import build_utterances
+
+
+def tone(seconds: float, amplitude: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    return (amplitude * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * SAMPLE_RATE), dtype=np.float32)
+
+
+@pytest.fixture
+def two_channel() -> Audio:
+    """Left speaks 0-2 s, right speaks 2.5-4 s, left again 4.5-5 s."""
+    left = np.concatenate([tone(2), silence(2.5), tone(0.5)])
+    right = np.concatenate([silence(2.5), tone(1.5), silence(1.0)])
+    return Audio(np.stack([left, right]), "synthetic.wav")
+
+
+def test_channel_turns_follow_the_louder_channel(two_channel):
+    turns = channel_turns(two_channel)
+    assert [t.speaker for t in turns] == ["left", "right", "left"]
+    assert turns[0].start == pytest.approx(0.0, abs=0.03) and turns[0].end == pytest.approx(2.0, abs=0.03)
+    assert turns[1].start == pytest.approx(2.5, abs=0.03) and turns[1].end == pytest.approx(4.0, abs=0.03)
+
+
+def test_choose_method(two_channel):
+    assert choose_method(two_channel) == "channel"
+    same = Audio(np.stack([two_channel.samples[0]] * 2), "same.wav")
+    assert choose_method(same) == "diarization"
+    with pytest.raises(SpeakerError, match="one voice per channel"):
+        choose_method(same, SpeakerOptions(method="channel"))
+
+
+def test_drop_bleed_keeps_own_channel_words_only(two_channel):
+    words = (
+        Word(0.5, 1.0, "hello", speaker="left"),
+        Word(0.5, 1.0, "echo", speaker="right"),
+        Word(3.0, 3.5, "yes", speaker="right"),
+    )
+    kept = drop_bleed(Transcript(words, 5.0), two_channel).words
+    assert [w.text for w in kept] == ["hello", "yes"]
+
+
+def test_assign_words_by_largest_overlap_then_nearest():
+    turns = (SpeakerTurn(0.0, 2.0, "S0"), SpeakerTurn(2.0, 4.0, "S1"))
+    words = (Word(1.5, 2.4, "a"), Word(1.9, 3.0, "b"), Word(5.0, 5.5, "c"), Word(0.1, 0.2, "d", speaker="S1"))
+    assert assign_words(words, turns) == ("S0", "S1", "S1", "S1")
+
+
+def attribution() -> Attribution:
+    return Attribution(turns=(), roles=(("left", Role.COUNSELLOR), ("right", Role.CLIENT)), method="channel")
+
+
+def words(speaker: str, text: str, start: float, step: float = 0.3) -> list[Word]:
+    return [Word(start + i * step, start + i * step + 0.25, w, speaker=speaker) for i, w in enumerate(text.split())]
+
+
+def test_turns_become_utterances_in_order():
+    ws = words("left", "what brings you here", 0.0) + words("right", "my doctor sent me", 2.0)
+    ws += words("left", "your doctor is worried", 4.0)
+    utterances = build_utterances(Transcript(tuple(sorted(ws, key=lambda w: w.start)), 6.0), attribution())
+    assert [(u.speaker, u.text) for u in utterances] == [
+        (Role.COUNSELLOR, "what brings you here"),
+        (Role.CLIENT, "my doctor sent me"),
+        (Role.COUNSELLOR, "your doctor is worried"),
+    ]
+    assert utterances[1].start == 2.0 and utterances[1].end == pytest.approx(3.15)
+
+
+def test_backchannel_and_overlap_do_not_split_a_turn():
+    counsellor = words("left", "so you have been thinking about cutting down for a while now", 0.0)
+    backchannel = [Word(1.0, 1.3, "mm-hmm", speaker="right")]  # in a gap, said over the counsellor
+    overlap = words("right", "yes I have", 2.0)  # real words said over the counsellor's speech
+    ws = tuple(sorted(counsellor + backchannel + overlap, key=lambda w: w.start))
+    utterances = build_utterances(Transcript(ws, 5.0), attribution())
+    assert [u.speaker for u in utterances].count(Role.COUNSELLOR) == 1
+    assert utterances[0].text == " ".join(w.text for w in counsellor)
+
+
+def test_long_pause_splits_a_turn():
+    ws = words("left", "okay", 0.0) + words("left", "let us begin", 6.0)
+    assert len(build_utterances(Transcript(tuple(ws), 8.0), attribution())) == 2
