@@ -20,6 +20,10 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".
 MIN_DURATION_S = 1.0  # shorter clips cannot hold a judgeable exchange
 # Channels whose difference is this far below their level carry the same signal.
 SAME_SIGNAL_DB = -30.0
+# Decoded frames are gathered into blocks of this length, so a long recording is held
+# once, not as many small pieces plus their concatenation. Blocks this large (over
+# glibc's 32 MB mmap threshold) go back to the system as soon as they are freed.
+BLOCK_S = 600.0
 
 log = logging.getLogger("trainer")
 
@@ -52,11 +56,34 @@ class Audio:
         if self.channels < 2:
             return False
         left, right = self.samples[0], self.samples[1]
-        level = float(np.mean(left**2) + np.mean(right**2)) / 2
+        # Sums of products in float64 without whole-recording temporaries (2 h: 0.5 GB each).
+        ll, rr, lr = (
+            np.einsum("i,i->", a, b, dtype=np.float64) for a, b in ((left, left), (right, right), (left, right))
+        )
+        level = (ll + rr) / 2
         if level == 0.0:
             return False
-        diff = float(np.mean((left - right) ** 2))
+        diff = max(ll - 2 * lr + rr, 0.0)
         return 10 * np.log10(max(diff, 1e-20) / level) > SAME_SIGNAL_DB
+
+
+def _deinterleave(frames: list[np.ndarray], n_channels: int) -> np.ndarray:
+    """Packed float frames, each (1, n * channels) interleaved, as one (channels, n) block."""
+    if not frames:
+        return np.zeros((n_channels, 0), dtype=np.float32)
+    return np.concatenate([f.reshape(-1) for f in frames]).reshape(-1, n_channels).T.copy()
+
+
+def _join(blocks: list[np.ndarray]) -> np.ndarray:
+    """Blocks side by side, each freed once copied, so the audio is never held twice."""
+    samples = np.empty((blocks[0].shape[0], sum(b.shape[1] for b in blocks)), dtype=np.float32)
+    at = 0
+    blocks.reverse()
+    while blocks:
+        block = blocks.pop()
+        samples[:, at : at + block.shape[1]] = block
+        at += block.shape[1]
+    return samples
 
 
 def load_audio(path: str | Path) -> Audio:
@@ -79,25 +106,29 @@ def load_audio(path: str | Path) -> Audio:
             stream = container.streams.audio[0]
             layout = "stereo" if (stream.channels or 1) >= 2 else "mono"
             resampler = av.AudioResampler(format="flt", layout=layout, rate=SAMPLE_RATE)
-            chunks = []
+            n_channels = 2 if layout == "stereo" else 1
+            blocks, chunks, pending = [], [], 0
             try:
                 for frame in container.decode(stream):
                     frame.pts = None
-                    chunks.extend(r.to_ndarray() for r in resampler.resample(frame))
+                    for r in resampler.resample(frame):
+                        chunks.append(r.to_ndarray())
+                        pending += r.samples
+                    if pending >= BLOCK_S * SAMPLE_RATE:
+                        blocks.append(_deinterleave(chunks, n_channels))
+                        chunks, pending = [], 0
             except av.error.InvalidDataError as e:
                 # A truncated file still yields what was decoded before the damage.
                 log.warning("%s: decoding stopped early (%s)", path, e)
             chunks.extend(r.to_ndarray() for r in resampler.resample(None))
+            blocks.append(_deinterleave(chunks, n_channels))
     except AudioError:
         raise
     except (av.error.FFmpegError, OSError, ValueError) as e:
         raise AudioError(f"{path}: not a readable audio file ({e.__class__.__name__})") from e
-    if not chunks:
+    samples = _join(blocks)
+    if not samples.size:
         raise AudioError(f"{path}: no audio could be decoded")
-    n_channels = 2 if layout == "stereo" else 1
-    # Packed float frames come as (1, n * channels), interleaved.
-    flat = np.concatenate([c.reshape(-1) for c in chunks]).astype(np.float32, copy=False)
-    samples = flat.reshape(-1, n_channels).T.copy()
     audio = Audio(samples=samples, source=str(path))
     if audio.duration_s < MIN_DURATION_S:
         raise AudioError(f"{path}: too short to judge ({audio.duration_s:.1f} s)")

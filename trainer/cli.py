@@ -6,6 +6,7 @@ import functools
 import logging
 import sys
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from trainer.batch import find_inputs, score_batch
 from trainer.coding import CODERS, DEFAULT_CODER
 from trainer.pipeline import PipelineOptions
 from trainer.speakers import METHODS, SpeakerOptions
-from trainer.transcribe import DEFAULT_MODEL, TranscribeOptions
+from trainer.transcribe import BACKENDS, DEFAULT_MODEL, TranscribeOptions
 
 
 def pipeline_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -26,7 +27,14 @@ def pipeline_options(command: Callable[..., Any]) -> Callable[..., Any]:
         "--model",
         default=DEFAULT_MODEL,
         show_default=True,
-        help="Whisper model: bundled name, local CTranslate2 directory, or downloadable name.",
+        help="Whisper model: tiny.en or base (bundled), a CTranslate2 directory or .pt file, or a name to download.",
+    )
+    @click.option(
+        "--backend",
+        type=click.Choice(BACKENDS),
+        default=BACKENDS[0],
+        show_default=True,
+        help="Speech recogniser: faster-whisper, or openai-whisper (optional extra; same weights, slower on CPU).",
     )
     @click.option(
         "--speakers",
@@ -41,20 +49,23 @@ def pipeline_options(command: Callable[..., Any]) -> Callable[..., Any]:
         "--coder", type=click.Choice(sorted(CODERS)), default=DEFAULT_CODER, show_default=True, help="Behaviour coder."
     )
     @click.option("--keep-codes", is_flag=True, help="Keep codes a transcript already carries (instructor edits).")
-    @click.option("--prompt", default=None, help="Domain words to steer transcription (names, drug names).")
+    @click.option("--prompt", default=None, help="Text in the style and words of the sessions, to steer transcription.")
+    @click.option("--hotwords", default=None, help="Words likely to be said: names, drug names, local terms.")
     @functools.wraps(command)
     def wrapper(
         *args: Any,
         model: str,
+        backend: str,
         speaker_method: str,
         swap_roles: bool,
         coder: str,
         keep_codes: bool,
         prompt: str | None,
+        hotwords: str | None,
         **kwargs: Any,
     ) -> Any:
         options = PipelineOptions(
-            transcribe=TranscribeOptions(model=model, initial_prompt=prompt),
+            transcribe=TranscribeOptions(model=model, backend=backend, initial_prompt=prompt, hotwords=hotwords),
             speakers=SpeakerOptions(method=speaker_method, swap_roles=swap_roles),
             coder=coder,
             keep_codes=keep_codes,
@@ -85,29 +96,274 @@ def main(verbose: bool) -> None:
     show_default=True,
     help="Folder for <stem>.json files and summary.csv.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Inputs scored at once, each worker a process with its own models (at most one per core pays).",
+)
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:8786",
+    default=None,
+    help="Score on the workers of this Dask scheduler instead (they must see the same paths).",
+)
+@click.option("--report", "with_report", is_flag=True, help="Also write OUT/report.html and OUT/report.csv.")
 @pipeline_options
-def score(paths: tuple[Path, ...], out_dir: Path, options: PipelineOptions) -> None:
+def score(
+    paths: tuple[Path, ...],
+    out_dir: Path,
+    workers: int,
+    scheduler: str | None,
+    with_report: bool,
+    options: PipelineOptions,
+) -> None:
     """Score recordings or transcripts (files, or folders searched recursively).
 
-    Writes OUT/<stem>.json per input and OUT/summary.csv with one row each. Exits
+    Writes OUT/<stem>.json per input and OUT/summary.csv with one row each. Running
+    it again skips inputs already scored from the same bytes with the same settings
+    and redoes failed ones, so an interrupted batch resumes where it stopped. Exits
     non-zero if any input could not be scored; the others are scored regardless.
 
-    Example: trainer score sample_audio recordings/week3.m4a --out out/
+    Example: trainer score sample_audio recordings/week3.m4a --out out/ --workers 2 --report
     """
+    from trainer.errors import TrainerError
+
     inputs = find_inputs(paths, exclude=out_dir)
     if not inputs:
         raise click.ClickException("no supported audio or transcript files found")
-    with click.progressbar(
-        length=len(inputs),
-        label="Scoring",
-        file=sys.stderr,
-        show_eta=True,
-        item_show_func=lambda r: r and Path(r["file"]).name,
-    ) as bar:
-        result = score_batch(inputs, out_dir, options, on_done=lambda row: bar.update(1, row))
+    with ExitStack() as stack:
+        bars: list[Any] = []
+
+        def on_plan(todo: int, skipped: int) -> None:
+            if skipped:
+                click.echo(f"{skipped} of {len(inputs)} already scored with these settings: skipped", err=True)
+            bar = click.progressbar(
+                length=todo,
+                label="Scoring",
+                file=sys.stderr,
+                show_eta=True,
+                item_show_func=lambda r: r and Path(r["file"]).name,
+            )
+            bars.append(stack.enter_context(bar))
+
+        try:
+            executor = None
+            if scheduler:
+                from trainer.distributed import dask_executor
+
+                executor = stack.enter_context(dask_executor(scheduler, options))
+            result = score_batch(
+                inputs,
+                out_dir,
+                options,
+                on_done=lambda row: bars[0].update(1, row),
+                workers=workers,
+                executor=executor,
+                on_plan=on_plan,
+            )
+        except TrainerError as e:
+            raise click.ClickException(str(e)) from e
     for row in result.failed:
         click.echo(f"error: {row['error']}", err=True)
     ok = len(result.rows) - len(result.failed)
     click.echo(f"{ok} of {len(result.rows)} scored; summary: {out_dir / 'summary.csv'}", err=True)
+    if with_report:
+        from trainer.report import write_report
+
+        click.echo(f"report: {write_report(out_dir).html}", err=True)
     if result.failed:
         sys.exit(1)
+
+
+@main.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def report(folder: Path) -> None:
+    """Write a cohort report of a folder that `trainer score` filled: FOLDER/report.html and report.csv.
+
+    The page shows each metric's spread against the MITI thresholds and a table of
+    sessions linking to their results; the CSV holds the same table for spreadsheets.
+
+    Example: trainer report out/
+    """
+    from trainer.errors import TrainerError
+    from trainer.report import write_report
+
+    try:
+        files = write_report(folder)
+    except TrainerError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"report: {files.html} (table: {files.csv})", err=True)
+
+
+@main.command("swap-roles")
+@click.argument("results", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--coder", type=click.Choice(sorted(CODERS)), default=DEFAULT_CODER, show_default=True, help="Behaviour coder."
+)
+def swap_roles(results: tuple[Path, ...], coder: str) -> None:
+    """Exchange counsellor and client in scored results, without transcribing again.
+
+    Each RESULT.json is re-coded, its metrics and feedback recomputed, and rewritten
+    in place. summary.csv is not touched: run `trainer report` again if you use it.
+
+    Example: trainer swap-roles out/week3.json
+    """
+    import json
+
+    from trainer.coding import load_coder
+    from trainer.errors import TrainerError
+    from trainer.output import session_from_dict, write_session_json
+    from trainer.roles import swap_session
+
+    try:
+        loaded = load_coder(coder)
+        for path in results:
+            try:
+                session = session_from_dict(json.loads(path.read_text(encoding="utf-8")))
+            except (ValueError, KeyError, TypeError) as e:
+                raise click.ClickException(f"{path}: not a result written by trainer score ({e})") from e
+            write_session_json(swap_session(session, loaded), path)
+            click.echo(f"{path}: counsellor and client exchanged", err=True)
+    except TrainerError as e:
+        raise click.ClickException(str(e)) from e
+
+
+@main.command()
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to record into.")
+@click.option(
+    "--channels", type=click.IntRange(1, 2), default=1, show_default=True, help="2: one microphone per speaker."
+)
+@click.option("--max-seconds", type=click.FloatRange(min=1), default=None, help="Stop by itself after this long.")
+@click.option("--score", "score_after", is_flag=True, help="Score the recording when it ends.")
+@click.option(
+    "--score-out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("out"),
+    show_default=True,
+    help="Folder for the score (with --score).",
+)
+@pipeline_options
+def record(
+    out: Path, channels: int, max_seconds: float | None, score_after: bool, score_out: Path, options: PipelineOptions
+) -> None:
+    """Record a session from the default microphone; Enter or Ctrl-C stops it.
+
+    A level meter and the time recorded show while it runs. With --score the
+    recording is then scored like `trainer score` would.
+
+    Example: trainer record --out week3.wav --score --score-out out/
+    """
+    import threading
+
+    from trainer import record as recorder
+    from trainer.errors import TrainerError
+
+    stop = threading.Event()
+    # Enter (or the end of standard input) stops; Ctrl-C is handled by the recorder.
+    threading.Thread(target=lambda: (sys.stdin.readline(), stop.set()), daemon=True).start()
+    click.echo(f"Recording to {out}; press Enter or Ctrl-C to stop.", err=True)
+    try:
+        done = recorder.record(
+            out,
+            stop,
+            recorder.RecordOptions(channels=channels, max_s=max_seconds),
+            on_level=lambda db, s: click.echo("\r" + recorder.meter(db, s), err=True, nl=False),
+            open_stream=recorder.open_microphone,
+        )
+    except TrainerError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"\nrecorded {done.duration_s:.1f} s to {done.path}", err=True)
+    if score_after:
+        result = score_batch([done.path], score_out, options)
+        if result.failed:
+            raise click.ClickException(result.failed[0]["error"])
+        click.echo(f"scored: {score_out / 'summary.csv'}", err=True)
+
+
+def data_dir_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--data-dir, shared by the commands that use the app's store."""
+    from trainer.store import DATA_DIR_ENV, DEFAULT_DATA_DIR
+
+    return click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar=DATA_DIR_ENV,
+        default=DEFAULT_DATA_DIR,
+        show_default=True,
+        help=f"Folder of the app's database and recordings (or ${DATA_DIR_ENV}); created on first use.",
+    )(command)
+
+
+@main.group()
+def user() -> None:
+    """Accounts of the trainer app.
+
+    Example: trainer user add ann --role trainee --cohort spring
+    """
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["trainee", "instructor"]), required=True, help="What the account may do.")
+@click.option("--cohort", required=True, help="Group the trainee trains in, or the instructor reviews.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+@data_dir_option
+def user_add(name: str, role: str, cohort: str, password_stdin: bool, data_dir: Path) -> None:
+    """Create a trainee or instructor account; the password is prompted for unless piped in.
+
+    Example: echo 's3cret-pass' | trainer user add ivy --role instructor --cohort spring --password-stdin
+    """
+    from trainer.accounts import register
+    from trainer.errors import TrainerError
+    from trainer.store import Store
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        created = register(Store(data_dir), name, role, cohort, password)
+    except TrainerError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"created {created.role} {created.name!r} in cohort {created.cohort!r} ({data_dir})", err=True)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@data_dir_option
+@click.option("--port", type=int, default=8501, show_default=True, help="Port the app listens on, on localhost only.")
+@click.option(
+    "--max-upload-mb",
+    type=click.IntRange(min=1),
+    envvar="TRAINER_MAX_UPLOAD_MB",
+    default=200,
+    show_default=True,
+    help="Largest recording the app accepts, in MB.",
+)
+@click.argument("streamlit_args", nargs=-1, type=click.UNPROCESSED)
+def app(data_dir: Path, port: int, max_upload_mb: int, streamlit_args: tuple[str, ...]) -> None:
+    """Run the trainer app in the browser (`streamlit run app.py`); options after -- go to Streamlit.
+
+    Example: trainer app --data-dir ~/trainer-data --port 8502 -- --server.headless true
+    """
+    import os
+    import subprocess
+
+    from trainer.errors import TrainerError
+    from trainer.intake import MAX_UPLOAD_ENV
+    from trainer.store import DATA_DIR_ENV, Store
+
+    script = Path(__file__).resolve().parents[1] / "app.py"
+    if not script.is_file():
+        raise click.ClickException(f"{script} not found: run the app from a source checkout")
+    try:
+        Store(data_dir)  # created (or checked) now, so a bad --data-dir fails here and not in the browser
+    except TrainerError as e:
+        raise click.ClickException(str(e)) from e
+    env = {**os.environ, DATA_DIR_ENV: str(data_dir.resolve()), MAX_UPLOAD_ENV: str(max_upload_mb)}
+    command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port)]
+    # Recordings are personal: listen on this machine only and report nothing, unless told otherwise.
+    command += ["--server.address", "localhost", "--browser.gatherUsageStats", "false"]
+    command += ["--server.maxUploadSize", str(max_upload_mb), *streamlit_args]
+    sys.exit(subprocess.call(command, env=env))

@@ -23,3 +23,35 @@ class ModelNotAvailable(TrainerError):
 
 class SpeakerError(TrainerError):
     """Speakers could not be told apart in a recording."""
+
+
+class AuthError(TrainerError):
+    """A user name or password is wrong, or an account cannot be created."""
+
+
+class AccessDenied(TrainerError):
+    """The user may not see or change this session (or it does not exist)."""
+
+
+class StoreError(TrainerError):
+    """The session database cannot be opened or does not fit this version."""
+
+
+class UploadError(TrainerError):
+    """An upload is too large or of a kind the trainer cannot score."""
+
+
+class InputError(TrainerError):
+    """An input file is empty or cannot be read."""
+
+
+class LanguageError(TrainerError):
+    """The speech is in a language the coder cannot read."""
+
+
+class SchedulerError(TrainerError):
+    """The distributed scheduler cannot be reached."""
+
+
+class RecordingError(TrainerError):
+    """Audio cannot be recorded: no PortAudio, no input device, or an unwritable file."""

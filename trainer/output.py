@@ -25,9 +25,11 @@ from trainer.schema import (
     Metrics,
     Role,
     Session,
+    TalkStats,
     Utterance,
 )
 
+TALK_PER_ROLE = ("speaking_s", "longest_s", "response_pause_s")  # metrics.talk keys holding a value per role
 SUMMARY_COLUMNS = (
     "file",
     "status",
@@ -83,6 +85,16 @@ def _speakers_dict(a: Attribution) -> dict[str, Any]:
     }
 
 
+def _talk_dict(t: TalkStats) -> dict[str, Any]:
+    per_role = {key: {role.value: v for role, v in getattr(t, key)} for key in TALK_PER_ROLE}
+    return {**per_role, "overlap_s": t.overlap_s}
+
+
+def _talk(d: Mapping[str, Any]) -> TalkStats:
+    per_role = {key: tuple((Role(r), v) for r, v in d.get(key, {}).items()) for key in TALK_PER_ROLE}
+    return TalkStats(overlap_s=d.get("overlap_s", 0.0), **per_role)
+
+
 def session_to_dict(session: Session) -> dict[str, Any]:
     """The JSON document of one scored session."""
     m = session.metrics
@@ -94,6 +106,7 @@ def session_to_dict(session: Session) -> dict[str, Any]:
             **{key: _round(getattr(m, key)) for key in METRIC_KEYS},
             "counts": {code.value: n for code, n in m.counts},
             "talk_basis": m.talk_basis,
+            "talk": _talk_dict(session.talk) if session.talk else None,
         },
         "feedback": {
             "summary": session.feedback.summary,
@@ -165,6 +178,7 @@ def session_from_dict(data: Mapping[str, Any]) -> Session:
         data.get("transcript_model", ""),
         data.get("coder", ""),
         tuple(data.get("warnings", ())),
+        talk=_talk(m["talk"]) if m.get("talk") else None,
     )
 
 

@@ -15,13 +15,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from trainer.audio import load_audio
+from trainer.checks import check_audio, check_roles, check_transcript
 from trainer.coding import DEFAULT_CODER, load_coder
-from trainer.errors import NoSpeechError
 from trainer.feedback import build_feedback
+from trainer.longform import transcribe_recording
 from trainer.metrics import compute_metrics
-from trainer.schema import Attribution, CodedUtterance, Role, Session
+from trainer.schema import Attribution, CodedUtterance, Session
 from trainer.speakers import SpeakerOptions, attribute, choose_method, drop_bleed
-from trainer.transcribe import TranscribeOptions, transcribe, transcribe_channels
+from trainer.talk import role_speech, talk_stats
+from trainer.transcribe import TranscribeOptions
 from trainer.transcripts import TRANSCRIPT_EXTENSIONS, read_transcript
 from trainer.utterances import build_utterances
 
@@ -87,36 +89,33 @@ def run_session(path: str | Path, options: PipelineOptions = PipelineOptions(), 
         steps = TRANSCRIPT_STEPS
         given = read_transcript(path)
         utterances, duration = given.utterances, given.duration_s
+        speech = None  # no word times: utterance spans stand in
         hook("transcript", given, completed=1, total=len(steps))
     else:
         steps = AUDIO_STEPS
         audio = load_audio(path)
         duration = round(audio.duration_s, 2)
+        warnings.extend(check_audio(audio))
         hook("audio", audio, completed=1, total=len(steps))
         method = choose_method(audio, options.speakers)
-        if method == "channel":
-            left, right = audio.samples[0], audio.samples[1]
-            transcript = transcribe_channels({"left": left, "right": right}, options.transcribe)
-        else:
-            transcript = transcribe(audio.mono(), options.transcribe)
+        transcript = transcribe_recording(audio, method, options.transcribe)
         model = transcript.model
         hook("transcribe", transcript, completed=2, total=len(steps))
-        if not transcript.words:
-            raise NoSpeechError(f"{source}: no speech was recognised")
+        warnings.extend(check_transcript(transcript, source))
         attribution = attribute(audio, transcript, method, options.speakers)
         if method == "channel":
             transcript = drop_bleed(transcript, audio)
         warnings.extend(attribution.warnings)
         hook("speakers", attribution, completed=3, total=len(steps))
         utterances = build_utterances(transcript, attribution)
+        speech = role_speech(transcript, attribution)
         hook("utterances", utterances, completed=4, total=len(steps))
         given = None
     coded = coder.code(utterances)
     if options.keep_codes and given is not None and given.codes is not None:
         coded = tuple(replace(c, code=code, confidence=None) if code else c for c, code in zip(coded, given.codes))
     hook("coding", coded, completed=len(steps) - 2, total=len(steps))
-    if not any(c.speaker is Role.COUNSELLOR for c in coded):
-        warnings.append("no counsellor speech found")
+    warnings.extend(check_roles(coded))
     session = summarise(
         source,
         duration,
@@ -125,6 +124,7 @@ def run_session(path: str | Path, options: PipelineOptions = PipelineOptions(), 
         transcript_model=model,
         coder=coder.name,
         warnings=tuple(warnings),
+        talk=talk_stats(utterances, speech),
     )
     hook("metrics", session.metrics, completed=len(steps) - 1, total=len(steps))
     hook("feedback", session.feedback, completed=len(steps), total=len(steps))

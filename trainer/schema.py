@@ -149,6 +149,16 @@ class Feedback:
 
 
 @dataclass(frozen=True)
+class TalkStats:
+    """Who talked how long, over whom, and how quickly each side answered (trainer.talk)."""
+
+    speaking_s: tuple[tuple[Role, float], ...]  # speech per role, pauses excluded
+    overlap_s: float  # seconds in which both roles speak at once
+    longest_s: tuple[tuple[Role, float], ...]  # longest uninterrupted stretch (utterance) per role
+    response_pause_s: tuple[tuple[Role, float | None], ...]  # mean silence before the role takes the floor
+
+
+@dataclass(frozen=True)
 class Session:
     """The full result of scoring one recording or transcript."""
 
@@ -161,3 +171,4 @@ class Session:
     transcript_model: str = ""
     coder: str = ""
     warnings: tuple[str, ...] = field(default=())
+    talk: TalkStats | None = None  # None when utterances carry no times

@@ -43,7 +43,9 @@ def _frame_db(samples: np.ndarray) -> np.ndarray:
     hop = int(FRAME_S * SAMPLE_RATE)
     n = samples.shape[-1] // hop
     frames = samples[..., : n * hop].reshape(*samples.shape[:-1], n, hop)
-    return 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=-1) + 1e-12)
+    # einsum squares and sums in float64 block by block: no float64 copy of the recording.
+    energy = np.einsum("...i,...i->...", frames, frames, dtype=np.float64) / hop
+    return 10 * np.log10(energy + 1e-12)
 
 
 def runs_to_turns(labels: Sequence[str | None]) -> tuple[SpeakerTurn, ...]:

@@ -1,0 +1,171 @@
+"""Word error rate and speed of each transcription model and backend, side by side.
+
+Every configuration transcribes the same clips in one run: the real recordings in
+../shared/data/audio (jfk.flac; each channel of stereo_diarization.wav) and every
+sample recording with a `<stem>.ref.csv` reference. Stereo samples with one voice
+per channel are transcribed per channel, as the pipeline does. Prints a markdown table.
+
+    .venv/bin/python bench/bench_asr.py [--samples sample_audio] [--configs tiny.en/faster-whisper/int8 ...]
+
+WER counts substitutions, deletions and insertions over all reference words, after
+lower-casing and removing punctuation. RTF is wall-clock seconds per second of audio
+(below 1 is faster than real time); CPU is processor seconds per second of audio, which
+stays meaningful when other programs share the machine. Loading (and, for openai-whisper,
+the one-off conversion of the weights) is timed apart, then each configuration warms up
+on a short clip so compilation on first use does not count against the first clip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from trainer.audio import SAMPLE_RATE, load_audio
+from trainer.batch import find_inputs
+from trainer.pipeline import is_transcript
+from trainer.reference import reference_path
+from trainer.transcribe import TranscribeOptions, load_model, load_openai_model, transcribe, transcribe_channels
+from trainer.transcripts import read_transcript
+
+AUDIO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "audio"
+REAL_CLIPS = (  # (name, file, channel or None for the mix, reference text)
+    (
+        "jfk",
+        "jfk.flac",
+        None,
+        "And so, my fellow Americans, ask not what your country can do for you; ask what you can do for your country.",
+    ),
+    (
+        "stereo left",
+        "stereo_diarization.wav",
+        0,
+        "He began a confused complaint against the wizard, who had vanished behind the curtain on the left.",
+    ),
+    ("stereo right", "stereo_diarization.wav", 1, "The horizon seems extremely distant."),
+)
+DEFAULT_CONFIGS = (
+    "tiny.en/faster-whisper/int8",
+    "tiny.en/faster-whisper/float32",
+    "tiny.en/openai-whisper/float32",
+    "base/faster-whisper/int8",
+    "base/faster-whisper/float32",
+    "base/openai-whisper/float32",
+)
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One piece of audio to transcribe and what was said in it."""
+
+    name: str
+    channels: dict[str, np.ndarray]  # one entry for a mix, two for one voice per channel
+    reference: str
+    real: bool  # a real recording, rather than a synthetic sample
+
+    @property
+    def duration_s(self) -> float:
+        return len(next(iter(self.channels.values()))) / SAMPLE_RATE
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words without punctuation, apostrophes kept."""
+    return re.sub(r"[^\w' ]", " ", text.lower()).split()
+
+
+def edit_distance(reference: list[str], hypothesis: list[str]) -> int:
+    """Word-level Levenshtein distance: substitutions + deletions + insertions."""
+    row = list(range(len(hypothesis) + 1))
+    for i, ref in enumerate(reference, 1):
+        previous, row[0] = row[0], i
+        for j, hyp in enumerate(hypothesis, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (ref != hyp))
+    return row[-1]
+
+
+def clips(samples: Path | None) -> list[Clip]:
+    """The real clips, then every sample recording that has a reference."""
+    found = []
+    for name, file, channel, reference in REAL_CLIPS:
+        audio = load_audio(AUDIO / file)
+        signal = audio.mono() if channel is None else audio.samples[channel]
+        found.append(Clip(name, {"mono": signal}, reference, real=True))
+    for path in find_inputs([samples]) if samples and samples.is_dir() else []:
+        ref = reference_path(path)
+        if is_transcript(path) or not ref.is_file():
+            continue
+        audio = load_audio(path)
+        channels = {"left": audio.samples[0], "right": audio.samples[1]} if audio.channels_differ() else {}
+        text = " ".join(u.text for u in read_transcript(ref).utterances)
+        found.append(Clip(path.name, channels or {"mono": audio.mono()}, text, real=False))
+    return found
+
+
+def run(config: str, clips_: list[Clip], threads: int) -> dict[str, str]:
+    """Transcribe every clip with one configuration; return its table row."""
+    model, backend, compute_type = config.split("/")
+    options = TranscribeOptions(model=model, backend=backend, compute_type=compute_type, cpu_threads=threads)
+    started = time.perf_counter()
+    if backend == "openai-whisper":
+        load_openai_model(model)
+    else:
+        load_model(model, compute_type, threads)
+    load_s = time.perf_counter() - started
+    transcribe(next(iter(clips_[0].channels.values()))[: 3 * SAMPLE_RATE], options)  # warm-up
+    errors = {True: [0, 0], False: [0, 0]}  # real? -> [edits, reference words]
+    wall = cpu = audio_s = 0.0
+    for clip in clips_:
+        started, cpu_started = time.perf_counter(), time.process_time()
+        if len(clip.channels) > 1:
+            transcript = transcribe_channels(clip.channels, options)
+        else:
+            transcript = transcribe(next(iter(clip.channels.values())), options)
+        wall += time.perf_counter() - started
+        cpu += time.process_time() - cpu_started
+        audio_s += clip.duration_s
+        reference = words(clip.reference)
+        errors[clip.real][0] += edit_distance(reference, words(" ".join(w.text for w in transcript.words)))
+        errors[clip.real][1] += len(reference)
+
+    def wer(real: bool) -> str:
+        edits, total = errors[real]
+        return f"{edits / total:.1%}" if total else "-"
+
+    return {
+        "model": model,
+        "backend": backend,
+        "compute": compute_type if backend == "faster-whisper" else "float32 (torch)",
+        "WER real clips": wer(True),
+        "WER samples": wer(False),
+        "RTF": f"{wall / audio_s:.2f}",
+        "CPU s per audio s": f"{cpu / audio_s:.2f}",
+        "load s": f"{load_s:.1f}",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=Path, default=Path("sample_audio"), help="folder of samples with references")
+    parser.add_argument("--configs", nargs="+", default=DEFAULT_CONFIGS, help="model/backend/compute_type")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads per model")
+    args = parser.parse_args()
+    clips_ = clips(args.samples)
+    total = sum(c.duration_s for c in clips_)
+    real = sum(c.real for c in clips_)
+    print(f"{len(clips_)} clips ({real} real, {len(clips_) - real} samples), {total:.0f} s of audio, ", end="")
+    print(f"{args.threads} threads, load average {os.getloadavg()[0]:.1f}\n")
+    for i, config in enumerate(args.configs):
+        row = run(config, clips_, args.threads)
+        if i == 0:
+            print("| " + " | ".join(row) + " |")
+            print("|" + " --- |" * len(row))
+        print("| " + " | ".join(row.values()) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,288 @@
+"""Every page of the app through Streamlit's AppTest; Whisper is replaced by scoring a real transcript."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from streamlit.testing.v1 import AppTest
+
+import trainer.intake
+from trainer.accounts import register
+from trainer.cli import main
+from trainer.output import session_to_dict
+from trainer.pipeline import run_session
+from trainer.review import Correction
+from trainer.schema import Code
+from trainer.store import Store
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TIMEOUT = 60  # the first run loads spaCy
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch) -> Store:
+    monkeypatch.setenv("TRAINER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr("trainer.accounts.SCRYPT_N", 2**10)  # cheap hashes: these tests are not about them
+    return Store(tmp_path / "data")
+
+
+@pytest.fixture
+def people(store):
+    return {
+        name: register(store, name, role, cohort, "password1")
+        for name, role, cohort in [
+            ("ann", "trainee", "spring"),
+            ("bob", "trainee", "spring"),
+            ("ivy", "instructor", "spring"),
+            ("olga", "instructor", "autumn"),
+        ]
+    }
+
+
+@pytest.fixture
+def steps(monkeypatch, transcript_csv) -> list[str]:
+    """Fake pipeline: any upload is scored as the transcript; returns the progress steps reported."""
+    reported: list[str] = []
+
+    def fake(path, options, hook):
+        def spy(step, artifact, *, completed, total):
+            reported.append(step)
+            hook(step, artifact, completed=completed, total=total)
+
+        return run_session(transcript_csv, options, spy)
+
+    monkeypatch.setattr(trainer.intake, "run_session", fake)
+    return reported
+
+
+@pytest.fixture
+def ann_session(store, people, transcript_csv, stereo_path):
+    """A stored session of ann's, with its recording: OQ, -, SR, -, CQ, - (open questions 50%)."""
+    incoming = store.incoming_dir / "upload.wav"
+    incoming.write_bytes(stereo_path.read_bytes())
+    return store.add_session(
+        people["ann"], "week1.wav", session_to_dict(run_session(transcript_csv)), "a" * 64, audio=incoming
+    )
+
+
+def sign_in(name: str, password: str = "password1", session: int | str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    if session is not None:
+        at.query_params["session"] = str(session)
+    at.run()
+    at.text_input(key="login_name").input(name)
+    at.text_input(key="login_password").input(password)
+    at.button(key="login_submit").click().run()
+    assert not at.exception
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def texts(at: AppTest) -> str:
+    """All text on the page, markdown escapes removed."""
+    shown = (str(e.value) for kind in ("markdown", "caption", "error", "info", "success") for e in at.get(kind))
+    return " ".join(shown).replace("\\", "")
+
+
+def test_first_start_explains_how_to_make_accounts(store):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert [t.value for t in at.title] == ["Listening trainer"]
+    assert "trainer user add" in at.info[0].value
+    assert (store.data_dir / "trainer.db").is_file()
+
+
+def test_wrong_password_is_one_line(people):
+    at = sign_in("ann", "password2")
+    assert [e.value for e in at.error] == ["wrong user name or password"]
+    assert at.session_state.user is None
+
+
+def test_upload_is_scored_with_progress_then_feedback(store, people, steps, stereo_path):
+    at = sign_in("ann")
+    assert [t.value for t in at.title] == ["Practise"]
+    at.radio(key="source").set_value("Upload a file").run()
+    at.file_uploader(key="upload").upload("week2.wav", stereo_path.read_bytes(), "audio/wav").run()
+    at.button(key="score").click().run()
+    assert not at.exception and not at.error
+    assert steps == ["transcript", "coding", "metrics", "feedback"]
+    (saved,) = store.sessions(people["ann"])
+    assert [t.value for t in at.title] == ["week2.wav"]
+    assert at.session_state.open_session == saved.id and at.query_params["session"] == str(saved.id)
+    assert metric(at, "Open questions") == "50%" and metric(at, "Reflections per question") == "0.5"
+    assert "Feedback" in [s.value for s in at.subheader]
+    assert "Reflect more, ask less" in texts(at)
+    assert {"download-json", "download-csv", "download-html"} <= {b.key for b in at.get("download_button")}
+    assert len(at.get("vega_lite_chart")) == 2  # talk time, who spoke when
+    assert store.audio_file(saved).read_bytes() == stereo_path.read_bytes()
+
+
+def test_recording_in_the_browser(store, people, steps, stereo_path):
+    at = sign_in("ann")
+    at.audio_input(key="record").upload("audio.wav", stereo_path.read_bytes()).run()
+    at.button(key="score").click().run()
+    assert not at.error and at.title[0].value.startswith("Recording ")
+    assert len(store.sessions(people["ann"])) == 1
+
+
+def test_play_button_starts_the_recording_there(ann_session, people):
+    at = sign_in("ann", session=ann_session.id)
+    assert at.title[0].value == "week1.wav" and at.session_state.play_from == 0.0
+    assert len(at.sidebar.get("audio")) == 1
+    at.button(key="play-4").click().run()
+    assert at.session_state.play_from == 18.5 and at.session_state.autoplay is True
+
+
+def test_unreadable_upload_is_one_error_line_and_saves_nothing(store, people, monkeypatch):
+    monkeypatch.setattr(trainer.intake, "run_session", run_session)  # the real one: decoding fails first
+    at = sign_in("ann")
+    at.radio(key="source").set_value("Upload a file").run()
+    at.file_uploader(key="upload").upload("broken.wav", b"RIFF but not really audio" * 50, "audio/wav").run()
+    at.button(key="score").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["broken.wav: not a readable audio file (InvalidDataError)"]
+    assert store.sessions(people["ann"]) == ()
+    assert [p.name for p in store.data_dir.rglob("*") if p.is_file()] == ["trainer.db"]
+
+
+def test_oversized_upload_is_refused(store, people, steps, monkeypatch):
+    monkeypatch.setenv("TRAINER_MAX_UPLOAD_MB", "1")
+    at = sign_in("ann")
+    at.radio(key="source").set_value("Upload a file").run()
+    at.file_uploader(key="upload").upload("long.wav", b"\0" * (2**20 + 1), "audio/wav").run()
+    at.button(key="score").click().run()
+    assert [e.value for e in at.error] == ["long.wav: 1 MB is over the 1 MB upload limit"]
+    assert steps == [] and store.sessions(people["ann"]) == ()
+
+
+def test_history_lists_sessions_charts_progress_and_opens_one(ann_session, store, people, transcript_csv):
+    store.add_session(people["ann"], "week2.wav", ann_session.document, "b" * 64)
+    store.add_session(people["bob"], "bobs.wav", ann_session.document, "c" * 64)
+    at = sign_in("ann")
+    at.radio(key="nav").set_value("My sessions").run()
+    table = at.dataframe[0].value
+    assert list(table["session"]) == ["week2.wav", "week1.wav"]  # newest first, only ann's
+    assert len(at.get("vega_lite_chart")) == 4  # one per metric over time
+    at.selectbox(key="history_pick").set_value(ann_session.id).run()
+    at.button(key="history_open").click().run()
+    assert at.title[0].value == "week1.wav"
+    at.button(key="back").click().run()
+    assert at.title[0].value == "My sessions" and "session" not in at.query_params
+
+
+@pytest.mark.parametrize(("viewer", "requested"), [("bob", None), ("olga", None), ("bob", "abc"), ("ann", 999)])
+def test_no_one_opens_a_session_that_is_not_theirs_by_url(ann_session, people, viewer, requested):
+    at = sign_in(viewer, session=requested or ann_session.id)
+    assert "week1.wav" not in [t.value for t in at.title]
+    assert len(at.error) == 1 and "not yours to open" in at.error[0].value
+    assert not at.metric
+    assert at.session_state.open_session is None
+
+
+def test_instructor_filters_opens_and_corrects_a_code(ann_session, store, people):
+    store.add_session(people["bob"], "bobs.wav", ann_session.document, "c" * 64)
+    at = sign_in("ivy")
+    assert at.title[0].value == "Cohort spring"
+    assert list(at.dataframe[0].value["trainee"]) == ["ann", "bob"]
+    assert len(at.dataframe[1].value) == 2
+    at.multiselect(key="filter_trainees").set_value(["ann"]).run()
+    at.selectbox(key="filter_metric").set_value("open_question_share").run()
+    at.multiselect(key="filter_levels").set_value(["fair"]).run()
+    assert list(at.dataframe[1].value["session"]) == ["week1.wav"]
+    at.multiselect(key="filter_levels").set_value(["good"]).run()
+    assert at.dataframe[1].value.empty
+    at.multiselect(key="filter_levels").set_value([]).run()
+    at.selectbox(key="cohort_pick").set_value(ann_session.id).run()
+    at.button(key="cohort_open").click().run()
+    assert at.title[0].value == "week1.wav" and metric(at, "Open questions") == "50%"
+
+    edits = {
+        "edited_rows": {4: {"code": "open_question", "comment": "try 'what' here"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.session_state[f"editor-{ann_session.id}-0"] = edits
+    at.button(key="save_corrections").click().run()
+    assert not at.exception
+    assert metric(at, "Open questions") == "100%"
+    (fix,) = store.session(people["ivy"], ann_session.id).corrections
+    assert (fix.index, fix.code.value, fix.comment, fix.author) == (4, "open_question", "try 'what' here", "ivy")
+
+    trainee = sign_in("ann", session=ann_session.id)
+    assert metric(trainee, "Open questions") == "100%"
+    assert "Corrected by ivy; the machine said Closed question." in texts(trainee)
+    assert "try 'what' here" in texts(trainee)
+    assert "save_corrections" not in {b.key for b in trainee.button}  # trainees see, never edit
+
+
+def test_instructor_comments_marks_reviewed_and_sees_agreement(ann_session, store, people):
+    at = sign_in("ivy", session=ann_session.id)
+    at.text_area(key="session_comment").input("Lovely open start.")
+    at.button(key="comment_submit").click().run()
+    stored = store.session(people["ann"], ann_session.id)
+    assert [c.text for c in stored.comments] == ["Lovely open start."] and stored.reviewed_by == "ivy"
+    assert "Lovely open start." in texts(at)
+    at.button(key="back").click().run()
+    at.radio(key="nav").set_value("Agreement").run()
+    assert at.title[0].value == "Agreement with the machine"
+    assert metric(at, "Codes agreed") == "100%" and metric(at, "Counsellor utterances") == "3"
+
+
+def test_agreement_page_before_any_review(ann_session, people):
+    at = sign_in("ivy")
+    at.radio(key="nav").set_value("Agreement").run()
+    assert "No session has been reviewed yet" in at.info[0].value
+
+
+def test_rescoring_keeps_corrections(ann_session, store, people, steps):
+    fix = Correction(4, "Do you drink every day?", 18.5, code=Code.OPEN_QUESTION)
+    store.set_corrections(people["ivy"], ann_session.id, {4: fix})
+    at = sign_in("ivy", session=ann_session.id)
+    at.button(key="rescore").click().run()
+    assert not at.exception and not at.error
+    assert steps[-1] == "feedback"
+    after = store.session(people["ivy"], ann_session.id)
+    assert after.document["utterances"][4]["code"] == "closed_question"  # the machine still says so
+    assert [c.index for c in after.corrections] == [4] and metric(at, "Open questions") == "100%"
+
+
+def test_sign_out_forgets_the_user(people):
+    at = sign_in("ann")
+    at.button(key="logout").click().run()
+    assert at.session_state.user is None
+    assert at.title[0].value == "Listening trainer"
+
+
+def test_trainer_app_command_starts_streamlit_on_localhost(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr("subprocess.call", lambda command, env: calls.append((command, env)) or 0)
+    args = [
+        "app",
+        "--data-dir",
+        str(tmp_path / "d"),
+        "--port",
+        "8600",
+        "--max-upload-mb",
+        "50",
+        "--",
+        "--server.headless",
+        "true",
+    ]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    ((command, env),) = calls
+    assert command[1:4] == ["-m", "streamlit", "run"] and command[4] == APP
+    flags = dict(zip(command[5::2], command[6::2]))
+    assert flags == {
+        "--server.port": "8600",
+        "--server.address": "localhost",
+        "--browser.gatherUsageStats": "false",
+        "--server.maxUploadSize": "50",
+        "--server.headless": "true",
+    }
+    assert env["TRAINER_DATA_DIR"] == str(tmp_path / "d") and env["TRAINER_MAX_UPLOAD_MB"] == "50"
+    assert (tmp_path / "d" / "trainer.db").is_file()  # created before the browser opens

@@ -1,0 +1,222 @@
+"""The session store and intake: persistence, access checks, all-or-nothing saving."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import trainer.intake
+from trainer.accounts import register
+from trainer.errors import AccessDenied, AudioError, StoreError, UploadError
+from trainer.intake import rescore, score_upload
+from trainer.output import session_to_dict
+from trainer.pipeline import run_session
+from trainer.review import Comment, Correction
+from trainer.schema import Code
+from trainer.store import DB_NAME, SCHEMA_VERSION, Store, default_data_dir
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    return Store(tmp_path / "data")
+
+
+@pytest.fixture
+def people(store, monkeypatch):
+    """Two trainees and an instructor in one cohort, an instructor of another."""
+    monkeypatch.setattr("trainer.accounts.SCRYPT_N", 2**10)  # cheap hashes: these tests are not about them
+    return {
+        name: register(store, name, role, cohort, "password1")
+        for name, role, cohort in [
+            ("ann", "trainee", "spring"),
+            ("bob", "trainee", "spring"),
+            ("ivy", "instructor", "spring"),
+            ("olga", "instructor", "autumn"),
+        ]
+    }
+
+
+@pytest.fixture
+def document(transcript_csv) -> dict:
+    """A real scored session (rule coder on a real transcript)."""
+    return session_to_dict(run_session(transcript_csv))
+
+
+@pytest.fixture
+def fake_pipeline(monkeypatch, transcript_csv):
+    """Upload scoring without Whisper: whatever is uploaded, score the transcript."""
+    monkeypatch.setattr(trainer.intake, "run_session", lambda path, options, hook: run_session(transcript_csv))
+
+
+def files_under(path: Path) -> list[str]:
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file())
+
+
+def test_created_on_first_use_with_current_schema(tmp_path):
+    store = Store(tmp_path / "new" / "dir")
+    assert store.db_path == tmp_path / "new" / "dir" / DB_NAME and store.db_path.is_file()
+    with sqlite3.connect(store.db_path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    Store(tmp_path / "new" / "dir")  # reopening migrates nothing and keeps working
+
+
+def test_newer_schema_is_refused(tmp_path):
+    Store(tmp_path)
+    with sqlite3.connect(tmp_path / DB_NAME) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(StoreError, match="newer version"):
+        Store(tmp_path)
+
+
+def test_data_dir_comes_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("TRAINER_DATA_DIR", str(tmp_path / "elsewhere"))
+    assert default_data_dir() == tmp_path / "elsewhere"
+    assert Store().data_dir == tmp_path / "elsewhere"
+    monkeypatch.delenv("TRAINER_DATA_DIR")
+    assert default_data_dir() == Path("data")
+
+
+def test_session_round_trip_and_audio_moved_in(store, people, document, stereo_path):
+    incoming = store.incoming_dir / "upload.wav"
+    incoming.write_bytes(stereo_path.read_bytes())
+    saved = store.add_session(people["ann"], "week 1.wav", document, "ab" * 32, audio=incoming)
+    assert saved.document == document and saved.title == "week 1.wav" and saved.owner == people["ann"]
+    assert not incoming.exists()
+    assert store.audio_file(saved).read_bytes() == stereo_path.read_bytes()
+    assert store.audio_file(saved).is_relative_to(store.data_dir)
+    assert store.find_session(people["ann"], "ab" * 32) == saved
+    assert store.find_session(people["bob"], "ab" * 32) is None
+
+
+def test_access_is_checked_on_every_read_and_write(store, people, document):
+    ann_session = store.add_session(people["ann"], "ann.wav", document, "a" * 64)
+    bob_session = store.add_session(people["bob"], "bob.wav", document, "b" * 64)
+    ann, bob, ivy, olga = (people[n] for n in ("ann", "bob", "ivy", "olga"))
+    assert [s.id for s in store.sessions(ann)] == [ann_session.id]
+    assert [s.id for s in store.sessions(ivy)] == [ann_session.id, bob_session.id]
+    assert store.sessions(olga) == ()
+    assert store.session(ivy, ann_session.id) == ann_session
+    for viewer in (bob, olga):
+        with pytest.raises(AccessDenied, match="not yours to open"):
+            store.session(viewer, ann_session.id)
+    with pytest.raises(AccessDenied):
+        store.session(ann, 999)
+    fix = {0: Correction(0, "What brings you here today?", code=Code.CLOSED_QUESTION)}
+    for viewer in (ann, bob, olga):  # trainees cannot correct, not even their own session
+        with pytest.raises(AccessDenied, match="not yours to review"):
+            store.set_corrections(viewer, ann_session.id, fix)
+        with pytest.raises(AccessDenied):
+            store.add_comment(viewer, ann_session.id, "hello")
+    assert store.session(ivy, ann_session.id).corrections == ()
+    assert {u.name for u in store.users(ivy)} == {"ann", "bob", "ivy"}
+    assert store.users(ann) == (ann,)
+
+
+def test_failed_save_leaves_nothing(store, people, document, tmp_path):
+    with pytest.raises(FileNotFoundError):  # the audio move fails inside the transaction
+        store.add_session(people["ann"], "lost.wav", document, "c" * 64, audio=store.incoming_dir / "missing.wav")
+    assert store.sessions(people["ann"]) == ()
+    assert files_under(store.data_dir) == [DB_NAME]
+
+
+def test_corrections_and_comments_survive_rescoring(store, people, document):
+    ivy = people["ivy"]
+    saved = store.add_session(people["ann"], "ann.wav", document, "d" * 64)
+    store.set_corrections(
+        ivy,
+        saved.id,
+        {
+            4: Correction(4, "Do you drink every day?", 18.5, code=Code.OPEN_QUESTION, comment="try an open one"),
+            2: Correction(2, "You're not sure you agree with her.", 10.0, comment="nice"),
+        },
+    )
+    store.add_comment(ivy, saved.id, "Good pacing overall. ")
+    # Re-scoring found one more utterance at the start and heard utterance 2 differently.
+    utterances = document["utterances"]
+    changed = dict(utterances[2], text="You are not sure you agree.")
+    extra = dict(utterances[1], text="Hello.", start=0.0, end=0.5)
+    rescored = dict(document, utterances=[extra, *utterances[:2], changed, *utterances[3:]])
+    after = store.replace_document(ivy, saved.id, rescored)
+    assert after.document == rescored
+    by_text = {c.text: c for c in after.corrections}
+    assert by_text["Do you drink every day?"].index == 5  # followed its utterance
+    assert (
+        by_text["Do you drink every day?"].code is Code.OPEN_QUESTION
+        and by_text["Do you drink every day?"].author == "ivy"
+    )
+    assert by_text["You're not sure you agree with her."].index is None  # kept, but no longer applies
+    assert after.comments == (Comment("ivy", "Good pacing overall.", after.comments[0].created_at),)
+    assert after.reviewed_by == "ivy" and after.reviewed_at
+
+
+def test_removing_a_correction(store, people, document):
+    saved = store.add_session(people["ann"], "ann.wav", document, "e" * 64)
+    fix = Correction(0, "What brings you here today?", 0.0, code=Code.CLOSED_QUESTION)
+    store.set_corrections(people["ivy"], saved.id, {0: fix})
+    assert [c.code for c in store.session(people["ann"], saved.id).corrections] == [Code.CLOSED_QUESTION]
+    store.set_corrections(people["ivy"], saved.id, {0: None})
+    assert store.session(people["ann"], saved.id).corrections == ()
+
+
+def test_upload_is_scored_and_stored_once(store, people, fake_pipeline, stereo_path):
+    data = stereo_path.read_bytes()
+    steps = []
+    first = score_upload(store, people["ann"], "week1.wav", data, hook=lambda step, *a, **k: steps.append(step))
+    assert not first.reused and first.stored.title == "week1.wav"
+    assert first.stored.document["source"] == "week1.wav"  # not the temporary path it was scored from
+    assert store.audio_file(first.stored).read_bytes() == data
+    again = score_upload(store, people["ann"], "copy.wav", data)
+    assert again.reused and again.stored.id == first.stored.id
+    assert list((store.data_dir / "incoming").iterdir()) == []
+
+
+def test_unreadable_upload_saves_nothing_and_names_the_file(store, people, monkeypatch, tmp_path):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    with pytest.raises(AudioError) as caught:  # the real pipeline: decoding fails before any model loads
+        score_upload(store, people["ann"], "notes.wav", b"this is not audio" * 100)
+    assert str(caught.value).startswith("notes.wav: ")
+    assert "incoming" not in str(caught.value)
+    assert store.sessions(people["ann"]) == ()
+    assert files_under(store.data_dir) == [DB_NAME]
+    assert list(scratch.iterdir()) == []  # nothing written outside the data directory
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "limit", "problem"),
+    [
+        ("big.wav", 2 * 2**20 + 1, 2, "over the 2 MB upload limit"),
+        ("empty.wav", 0, 2, "empty"),
+        ("notes.pdf", 10, 2, "not a supported recording"),
+    ],
+)
+def test_refused_uploads_write_nothing(store, people, name, size, limit, problem):
+    with pytest.raises(UploadError, match=problem):
+        score_upload(store, people["ann"], name, b"\0" * size, limit_mb=limit)
+    assert files_under(store.data_dir) == [DB_NAME]
+
+
+def test_upload_limit_from_the_environment(monkeypatch):
+    monkeypatch.setenv("TRAINER_MAX_UPLOAD_MB", "5")
+    assert trainer.intake.max_upload_mb() == 5
+    monkeypatch.setenv("TRAINER_MAX_UPLOAD_MB", "lots")
+    with pytest.raises(UploadError, match="whole number"):
+        trainer.intake.max_upload_mb()
+
+
+def test_rescore_keeps_the_stored_result_when_scoring_fails(store, people, fake_pipeline, stereo_path, monkeypatch):
+    saved = score_upload(store, people["ann"], "week1.wav", stereo_path.read_bytes()).stored
+
+    def broken(path, options, hook):
+        raise AudioError(f"{path}: decoder gave up")
+
+    monkeypatch.setattr(trainer.intake, "run_session", broken)
+    with pytest.raises(AudioError, match="^week1.wav: decoder gave up"):
+        rescore(store, people["ivy"], saved.id)
+    assert store.session(people["ann"], saved.id).document == saved.document
+    with pytest.raises(AccessDenied):
+        rescore(store, people["olga"], saved.id)

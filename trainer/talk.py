@@ -1,0 +1,103 @@
+"""Talk time done right: speech without its pauses, overlap, longest stretch, answer pauses.
+
+Speaking time counts the recognised words of each role, bridging only the short stops
+inside a phrase, so long silences count for nobody. Overlap is time in which both
+roles have words at once: the channel path hears it; one microphone mostly cannot.
+A role's longest uninterrupted stretch is its longest utterance (utterances do not end
+at the other side's backchannels), and the pause before answering is measured where the
+floor passes from one role to the other, ignoring utterances said inside the other's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from trainer.schema import Attribution, Role, TalkStats, Transcript, Utterance
+from trainer.speakers import MIN_GAP_S, assign_words
+
+Intervals = list[tuple[float, float]]
+
+
+def merge(spans: Sequence[tuple[float, float]], bridge_s: float = 0.0) -> Intervals:
+    """Sorted, non-overlapping intervals; gaps up to `bridge_s` are closed."""
+    merged: Intervals = []
+    for start, end in sorted(spans):
+        if merged and start - merged[-1][1] <= bridge_s:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _total(intervals: Intervals) -> float:
+    return sum(end - start for start, end in intervals)
+
+
+def _intersection(a: Intervals, b: Intervals) -> float:
+    """Seconds covered by both interval lists (each sorted and non-overlapping)."""
+    total, i, j = 0.0, 0, 0
+    while i < len(a) and j < len(b):
+        total += max(0.0, min(a[i][1], b[j][1]) - max(a[i][0], b[j][0]))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return total
+
+
+def role_speech(transcript: Transcript, attribution: Attribution) -> dict[Role, Intervals]:
+    """Each role's speech from its words, short stops inside phrases bridged."""
+    labels = assign_words(transcript.words, attribution.turns)
+    spans: dict[Role, list[tuple[float, float]]] = {role: [] for role in Role}
+    for word, label in zip(transcript.words, labels):
+        spans[attribution.role_of(label)].append((word.start, word.end))
+    return {role: merge(s, MIN_GAP_S) for role, s in spans.items()}
+
+
+def _floor_changes(utterances: Sequence[Utterance]) -> dict[Role, list[float]]:
+    """Pauses (>= 0) before each role takes the floor from the other."""
+    ordered = sorted(utterances, key=lambda u: (u.start, u.end))
+    # Said inside the other side's utterance (a backchannel, an overlap): not a new floor.
+    floor = [
+        u
+        for u in ordered
+        if not any(o.speaker is not u.speaker and o.start <= u.start and u.end <= o.end for o in ordered)
+    ]
+    pauses: dict[Role, list[float]] = {role: [] for role in Role}
+    for before, after in zip(floor, floor[1:]):
+        if after.speaker is not before.speaker:
+            pauses[after.speaker].append(max(0.0, after.start - before.end))
+    return pauses
+
+
+def talk_stats(utterances: Sequence[Utterance], speech: Mapping[Role, Intervals] | None = None) -> TalkStats | None:
+    """Talk statistics of a timed session; None when any utterance lacks times.
+
+    Args:
+        utterances: the session's utterances with start and end times.
+        speech: each role's speech without pauses (`role_speech`); when not given,
+            utterance spans stand in (transcripts bring no word times).
+    """
+    if not utterances or any(u.start is None or u.end is None for u in utterances):
+        return None
+    if speech is None:
+        speech = {role: merge([(u.start, u.end) for u in utterances if u.speaker is role]) for role in Role}
+    pauses = _floor_changes(utterances)
+    longest = {role: max((u.end - u.start for u in utterances if u.speaker is role), default=0.0) for role in Role}
+    return TalkStats(
+        speaking_s=tuple((role, round(_total(speech.get(role, [])), 2)) for role in Role),
+        overlap_s=round(_intersection(speech.get(Role.COUNSELLOR, []), speech.get(Role.CLIENT, [])), 2),
+        longest_s=tuple((role, round(longest[role], 2)) for role in Role),
+        response_pause_s=tuple((role, round(sum(p) / len(p), 2) if (p := pauses[role]) else None) for role in Role),
+    )
+
+
+def swap_talk(stats: TalkStats) -> TalkStats:
+    """The same figures with counsellor and client exchanged."""
+    other = {Role.COUNSELLOR: Role.CLIENT, Role.CLIENT: Role.COUNSELLOR}
+
+    def flip(pairs: tuple[tuple[Role, float | None], ...]) -> tuple:
+        values = dict(pairs)
+        return tuple((role, values.get(other[role])) for role in Role)
+
+    return TalkStats(flip(stats.speaking_s), stats.overlap_s, flip(stats.longest_s), flip(stats.response_pause_s))
