@@ -155,3 +155,9 @@ def test_a_model_that_is_not_whisper_is_refused(tmp_path):
     write_ct2(tmp_path / "model.bin", {"x": np.zeros(2, np.float32)}, spec="TransformerSpec")
     with pytest.raises(ModelNotAvailable, match="TransformerSpec"):
         ct2_to_openai(tmp_path)
+
+
+def test_a_whisper_model_with_missing_variables_is_refused(tmp_path):
+    write_ct2(tmp_path / "model.bin", {"encoder/num_heads": np.array(6, np.int16)})
+    with pytest.raises(ModelNotAvailable, match="model.bin has no encoder/conv1/weight"):
+        ct2_to_openai(tmp_path)

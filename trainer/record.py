@@ -102,7 +102,7 @@ def record(
     stop: threading.Event,
     options: RecordOptions = RecordOptions(),
     on_level: Callable[[float, float], None] | None = None,
-    open_stream: StreamOpener = open_microphone,
+    open_stream: StreamOpener | None = None,
 ) -> Recording:
     """Record until `stop` is set, Ctrl-C is pressed or `options.max_s` has passed.
 
@@ -113,7 +113,7 @@ def record(
         stop: set it (from any thread) to end the recording.
         options: channels, sample rate and length.
         on_level: called about every BLOCK_S with (level in dB, seconds recorded).
-        open_stream: where the audio comes from; the default microphone unless replaced.
+        open_stream: where the audio comes from; None for `open_microphone`.
 
     Raises:
         RecordingError: no microphone, or the file cannot be written.
@@ -128,7 +128,8 @@ def record(
             log.warning("recording: %s", status)
         blocks.put(indata.copy())
 
-    stream = open_stream(samplerate=options.samplerate, channels=options.channels, callback=callback)
+    opener = open_stream or open_microphone
+    stream = opener(samplerate=options.samplerate, channels=options.channels, callback=callback)
     samplerate = int(stream.samplerate)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
