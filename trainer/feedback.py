@@ -7,7 +7,8 @@ trainee sees exactly what to keep doing or change.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from trainer.metrics import THRESHOLDS, level
 from trainer.schema import Code, CodedUtterance, Feedback, FeedbackItem, Metrics, Role
@@ -28,99 +29,87 @@ def _pct(value: float) -> str:
     return f"{value:.0%}"
 
 
-def _ratio_item(m: Metrics, utterances: Sequence[CodedUtterance]) -> FeedbackItem | None:
-    key, value, t = "reflection_question_ratio", m.reflection_question_ratio, THRESHOLDS["reflection_question_ratio"]
-    if value is None:
-        if m.count(Code.SIMPLE_REFLECTION) + m.count(Code.COMPLEX_REFLECTION) == 0:
-            return None
-        value = float("inf")
-    judged = level(key, value)
-    reflections = (Code.SIMPLE_REFLECTION, Code.COMPLEX_REFLECTION)
-    if judged == "practise":
-        return FeedbackItem(
-            key,
-            "Reflect more, ask less",
-            f"You offered {value:.1f} reflections per question (fair is {t.fair:.0f}, good {t.good:.0f}). "
-            "Questions like these steer the talk; a reflection of what the client just said "
-            "shows you listened and lets them go deeper.",
-            value,
-            t.fair,
-            t.good,
-            judged,
-            _examples(utterances, Code.CLOSED_QUESTION, Code.OPEN_QUESTION),
-        )
-    shown = "only reflections" if value == float("inf") else f"{value:.1f} reflections per question"
-    return FeedbackItem(
-        key,
+def _times(value: float) -> str:
+    return f"{value:.1f}"
+
+
+@dataclass(frozen=True)
+class Guide:
+    """How to speak about one MITI metric, at practise level and at fair/good level."""
+
+    key: str
+    show: Callable[[float], str]  # formats the value and thresholds
+    practise_title: str
+    practise_text: str  # {value}, {fair}, {good} are filled in
+    practise_examples: tuple[Code, ...]  # what to quote when it needs practice
+    done_title: str
+    done_text: str  # {value}, {fair}, {good}, {level} are filled in
+    done_examples: tuple[Code, ...]  # what to quote when it went well
+
+
+REFLECTIONS = (Code.SIMPLE_REFLECTION, Code.COMPLEX_REFLECTION)
+GUIDES = (
+    Guide(
+        "reflection_question_ratio",
+        _times,
+        "Reflect more, ask less",
+        "You offered {value} reflections per question (fair is {fair}, good {good}). Questions like these "
+        "steer the talk; a reflection of what the client just said shows you listened and lets them go deeper.",
+        (Code.CLOSED_QUESTION, Code.OPEN_QUESTION),
         "You reflected more than you asked",
-        f"{shown.capitalize()} ({judged} by MITI: fair {t.fair:.0f}, good {t.good:.0f}). For example:",
-        None if value == float("inf") else value,
-        t.fair,
-        t.good,
-        judged,
-        _examples(utterances, *reflections),
-    )
-
-
-def _open_item(m: Metrics, utterances: Sequence[CodedUtterance]) -> FeedbackItem | None:
-    key, value, t = "open_question_share", m.open_question_share, THRESHOLDS["open_question_share"]
-    if value is None:
-        return None
-    judged = level(key, value)
-    if judged == "practise":
-        return FeedbackItem(
-            key,
-            "Turn closed questions into open ones",
-            f"{_pct(value)} of your questions were open (fair {_pct(t.fair)}, good {_pct(t.good)}). "
-            "A closed question can be answered with yes or no; asking 'What...', 'How...' or "
-            "'Tell me about...' instead invites the client to explore. Closed questions you asked:",
-            value,
-            t.fair,
-            t.good,
-            judged,
-            _examples(utterances, Code.CLOSED_QUESTION),
-        )
-    return FeedbackItem(
-        key,
+        "{value} reflections per question ({level} by MITI: fair {fair}, good {good}). For example:",
+        REFLECTIONS,
+    ),
+    Guide(
+        "open_question_share",
+        _pct,
+        "Turn closed questions into open ones",
+        "{value} of your questions were open (fair {fair}, good {good}). A closed question can be answered "
+        "with yes or no; asking 'What...', 'How...' or 'Tell me about...' instead invites the client to "
+        "explore. Closed questions you asked:",
+        (Code.CLOSED_QUESTION,),
         "Open questions",
-        f"{_pct(value)} of your questions were open ({judged}: fair {_pct(t.fair)}, good {_pct(t.good)}), "
-        "inviting the client to say more. For example:",
-        value,
-        t.fair,
-        t.good,
-        judged,
-        _examples(utterances, Code.OPEN_QUESTION),
-    )
-
-
-def _complex_item(m: Metrics, utterances: Sequence[CodedUtterance]) -> FeedbackItem | None:
-    key, value, t = "complex_reflection_share", m.complex_reflection_share, THRESHOLDS["complex_reflection_share"]
-    if value is None:
-        return None
-    judged = level(key, value)
-    if judged == "practise":
-        return FeedbackItem(
-            key,
-            "Add meaning to your reflections",
-            f"{_pct(value)} of your reflections were complex (fair {_pct(t.fair)}, good {_pct(t.good)}). "
-            "These simple reflections repeat the client's words; try adding what they might feel, "
-            "value or be torn about ('...and part of you worries that...'):",
-            value,
-            t.fair,
-            t.good,
-            judged,
-            _examples(utterances, Code.SIMPLE_REFLECTION),
-        )
-    return FeedbackItem(
-        key,
+        "{value} of your questions were open ({level}: fair {fair}, good {good}), inviting the client to "
+        "say more. For example:",
+        (Code.OPEN_QUESTION,),
+    ),
+    Guide(
+        "complex_reflection_share",
+        _pct,
+        "Add meaning to your reflections",
+        "{value} of your reflections were complex (fair {fair}, good {good}). These simple reflections repeat "
+        "the client's words; try adding what they might feel, value or be torn about "
+        "('...and part of you worries that...'):",
+        (Code.SIMPLE_REFLECTION,),
         "Complex reflections",
-        f"{_pct(value)} of your reflections added meaning beyond the client's words "
-        f"({judged}: fair {_pct(t.fair)}, good {_pct(t.good)}). For example:",
-        value,
-        t.fair,
-        t.good,
-        judged,
-        _examples(utterances, Code.COMPLEX_REFLECTION),
+        "{value} of your reflections added meaning beyond the client's words ({level}: fair {fair}, "
+        "good {good}). For example:",
+        (Code.COMPLEX_REFLECTION,),
+    ),
+)
+
+
+def _judged_item(guide: Guide, m: Metrics, utterances: Sequence[CodedUtterance]) -> FeedbackItem | None:
+    """A feedback item for one MITI metric, or None when the session gives no value."""
+    value = getattr(m, guide.key)
+    if value is None:
+        if guide.key != "reflection_question_ratio" or not any(m.count(c) for c in REFLECTIONS):
+            return None
+        value = float("inf")  # reflections but no questions at all: the best possible ratio
+    t = THRESHOLDS[guide.key]
+    judged = level(guide.key, value)
+    shown = "Only" if value == float("inf") else guide.show(value)
+    fields = {"value": shown, "fair": guide.show(t.fair), "good": guide.show(t.good), "level": judged}
+    practise = judged == "practise"
+    return FeedbackItem(
+        key=guide.key,
+        title=guide.practise_title if practise else guide.done_title,
+        message=(guide.practise_text if practise else guide.done_text).format(**fields),
+        value=None if value == float("inf") else value,
+        fair=t.fair,
+        good=t.good,
+        level=judged,
+        examples=_examples(utterances, *(guide.practise_examples if practise else guide.done_examples)),
     )
 
 
@@ -160,7 +149,7 @@ def build_feedback(utterances: Sequence[CodedUtterance], metrics: Metrics) -> Fe
     """
     if not any(c.speaker is Role.COUNSELLOR for c in utterances):
         return Feedback(summary="No counsellor speech was found, so there is nothing to give feedback on.")
-    judged = [i for i in (f(metrics, utterances) for f in (_ratio_item, _open_item, _complex_item)) if i]
+    judged = [i for i in (_judged_item(g, metrics, utterances) for g in GUIDES) if i]
     talk = _talk_item(metrics, utterances)
     strengths = tuple(i for i in judged if i.level in ("good", "fair"))
     to_practise = [i for i in [*judged, talk] if i is not None and i.level == "practise"]
