@@ -32,6 +32,31 @@ def stereo_path() -> Path:
 
 
 @pytest.fixture
+def store(tmp_path, monkeypatch):
+    """An empty store in a temporary data directory, with cheap password hashes."""
+    from trainer.store import Store
+
+    monkeypatch.setattr("trainer.accounts.SCRYPT_N", 2**10)  # these tests are not about hashing cost
+    return Store(tmp_path / "data")
+
+
+@pytest.fixture
+def people(store):
+    """Two trainees and an instructor in one cohort, an instructor of another."""
+    from trainer.accounts import register
+
+    return {
+        name: register(store, name, role, cohort, "password1")
+        for name, role, cohort in [
+            ("ann", "trainee", "spring"),
+            ("bob", "trainee", "spring"),
+            ("ivy", "instructor", "spring"),
+            ("olga", "instructor", "autumn"),
+        ]
+    }
+
+
+@pytest.fixture
 def transcript_csv(tmp_path: Path) -> Path:
     """A short counselling exchange as a CSV transcript with times."""
     path = tmp_path / "session.csv"

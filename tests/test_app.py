@@ -9,36 +9,20 @@ from click.testing import CliRunner
 from streamlit.testing.v1 import AppTest
 
 import trainer.intake
-from trainer.accounts import register
 from trainer.cli import main
 from trainer.output import session_to_dict
 from trainer.pipeline import run_session
 from trainer.review import Correction
 from trainer.schema import Code
-from trainer.store import Store
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TIMEOUT = 60  # the first run loads spaCy
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch) -> Store:
+@pytest.fixture(autouse=True)
+def data_dir_env(tmp_path, monkeypatch):
+    """The app finds its data directory through the environment."""
     monkeypatch.setenv("TRAINER_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr("trainer.accounts.SCRYPT_N", 2**10)  # cheap hashes: these tests are not about them
-    return Store(tmp_path / "data")
-
-
-@pytest.fixture
-def people(store):
-    return {
-        name: register(store, name, role, cohort, "password1")
-        for name, role, cohort in [
-            ("ann", "trainee", "spring"),
-            ("bob", "trainee", "spring"),
-            ("ivy", "instructor", "spring"),
-            ("olga", "instructor", "autumn"),
-        ]
-    }
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 import trainer.intake
-from trainer.accounts import register
 from trainer.errors import AccessDenied, AudioError, StoreError, UploadError
 from trainer.intake import rescore, score_upload
 from trainer.output import session_to_dict
@@ -16,26 +15,6 @@ from trainer.pipeline import run_session
 from trainer.review import Comment, Correction
 from trainer.schema import Code
 from trainer.store import DB_NAME, SCHEMA_VERSION, Store, default_data_dir
-
-
-@pytest.fixture
-def store(tmp_path) -> Store:
-    return Store(tmp_path / "data")
-
-
-@pytest.fixture
-def people(store, monkeypatch):
-    """Two trainees and an instructor in one cohort, an instructor of another."""
-    monkeypatch.setattr("trainer.accounts.SCRYPT_N", 2**10)  # cheap hashes: these tests are not about them
-    return {
-        name: register(store, name, role, cohort, "password1")
-        for name, role, cohort in [
-            ("ann", "trainee", "spring"),
-            ("bob", "trainee", "spring"),
-            ("ivy", "instructor", "spring"),
-            ("olga", "instructor", "autumn"),
-        ]
-    }
 
 
 @pytest.fixture
