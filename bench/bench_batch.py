@@ -2,7 +2,8 @@
 
 Each run is a fresh `trainer score ... --workers N` (so nothing is skipped as already
 scored), timed from start to exit: process start, model loading and every stage are
-included. Memory is the resident set of the whole process tree, sampled every 0.1 s.
+included. Memory is the resident set of the whole process tree, sampled every 0.1 s;
+CPU time (all processes, user + system) shows the cost when the machine is shared.
 
     .venv/bin/python bench/bench_batch.py                    # N = 1 and 2 on the samples
     .venv/bin/python bench/bench_batch.py --workers 1 2 4 --inputs my_folder
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -40,6 +42,7 @@ class Run:
     workers: int
     audio_s: float  # seconds of audio in inputs that were scored
     wall_s: float
+    cpu_s: float  # user + system time of all its processes
     peak_total_mb: float  # all processes of the run together
     peak_process_mb: float  # the largest single process
     failed: int
@@ -86,6 +89,7 @@ def measure(inputs: list[Path], workers: int, extra: list[str]) -> Run:
     with tempfile.TemporaryDirectory() as out:
         command = [sys.executable, "-c", "from trainer.cli import main; main()", "score", *map(str, inputs)]
         command += ["--out", out, "--workers", str(workers), *extra]
+        cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         run = subprocess.Popen(command, stderr=subprocess.DEVNULL)
         parent = psutil.Process(run.pid)
@@ -98,6 +102,7 @@ def measure(inputs: list[Path], workers: int, extra: list[str]) -> Run:
             peak_total, peak_process = max(peak_total, sum(sizes)), max(peak_process, *sizes, 0)
             time.sleep(0.1)
         wall = time.perf_counter() - started
+        cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
         with open(Path(out) / "summary.csv", newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
     scored = [r for r in rows if r["status"] == "ok"]
@@ -105,6 +110,7 @@ def measure(inputs: list[Path], workers: int, extra: list[str]) -> Run:
         workers,
         sum(float(r["duration_s"]) for r in scored),
         wall,
+        cpu_after.ru_utime + cpu_after.ru_stime - cpu_before.ru_utime - cpu_before.ru_stime,
         peak_total / 2**20,
         peak_process / 2**20,
         len(rows) - len(scored),
@@ -122,15 +128,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         inputs = audio_inputs(args.inputs) if args.inputs else samples(Path(scratch))
         if args.long:
-            source = next(p for p in inputs if p.stem == LONG_SOURCE) if not args.inputs else inputs[0]
+            source = next((p for p in inputs if p.stem == LONG_SOURCE), inputs[0])
             inputs, args.workers = [long_recording(source, args.hours)], [1]
         print(f"{len(inputs)} recording(s); {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}")
-        print("| workers | audio s | wall s | audio s per wall s | peak RSS all processes | largest process | failed |")
-        print("| --- | --- | --- | --- | --- | --- | --- |")
+        print(
+            "| workers | audio s | wall s | audio s per wall s | CPU s | audio s per CPU s "
+            "| peak RSS all processes | largest process | failed |"
+        )
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for n in args.workers:
             r = measure(inputs, n, args.trainer_args)
             print(
                 f"| {r.workers} | {r.audio_s:.0f} | {r.wall_s:.1f} | {r.audio_s / r.wall_s:.1f} | "
+                f"{r.cpu_s:.0f} | {r.audio_s / r.cpu_s:.1f} | "
                 f"{r.peak_total_mb:.0f} MB | {r.peak_process_mb:.0f} MB | {r.failed} |",
                 flush=True,
             )
