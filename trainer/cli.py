@@ -375,3 +375,87 @@ def app(data_dir: Path, port: int, max_upload_mb: int, streamlit_args: tuple[str
     command += ["--server.address", "localhost", "--browser.gatherUsageStats", "false"]
     command += ["--server.maxUploadSize", str(max_upload_mb), *streamlit_args]
     sys.exit(subprocess.call(command, env=env))
+
+
+def annomi_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--data: the AnnoMI folder the coder learns from and is scored on."""
+    return click.option(
+        "--data",
+        "data_dir",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        default=None,
+        help="AnnoMI folder with dev_simple.csv, dev_therapist5.csv, dev.csv [default: ../shared/data/annomi].",
+    )(command)
+
+
+@main.command()
+@annomi_option
+@click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True, help="Cross-validation folds.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fold split and of training.")
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Score this trained coder as it is, instead of cross-validating (for transcripts it did not learn from).",
+)
+@click.option(
+    "--coder",
+    "coder_name",
+    type=click.Choice(sorted(CODERS)),
+    default=None,
+    help="Score a coder by name (e.g. rules) as it is, instead of cross-validating.",
+)
+def evaluate(data_dir: Path | None, folds: int, seed: int, model_dir: Path | None, coder_name: str | None) -> None:
+    """Score the behaviour coder against AnnoMI's expert codes and print the tables (markdown).
+
+    By default trains one coder per fold of a cross-validation grouped by video and
+    series (about 20 minutes on 2 CPU cores); --model or --coder score a finished coder.
+
+    Example: trainer evaluate --folds 5 > evaluation.md
+    """
+    from trainer.annomi import DATA_DIR, load_annomi
+    from trainer.coding import load_coder
+    from trainer.errors import TrainerError
+    from trainer.evaluation import code_transcripts, evaluation_report
+
+    logging.getLogger("trainer").setLevel(logging.INFO)  # progress of a long run
+    try:
+        transcripts = load_annomi(data_dir or DATA_DIR)
+        if model_dir or coder_name:
+            from trainer.mi_coder import MICoder
+
+            coder = MICoder.load(model_dir) if model_dir else load_coder(coder_name)
+            coded, coded_asr = code_transcripts(coder, transcripts)
+        else:
+            from trainer.training import TrainOptions, cross_validate
+
+            result = cross_validate(transcripts, folds, TrainOptions(seed=seed))
+            coded, coded_asr = result.coded, result.coded_asr
+    except (TrainerError, ValueError) as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(evaluation_report(transcripts, coded, coded_asr))
+
+
+@main.command("train-coder")
+@annomi_option
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the artifact [default: models/mi_coder, the one the trainer ships].",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of training.")
+def train_coder(data_dir: Path | None, out_dir: Path | None, seed: int) -> None:
+    """Train the behaviour coder on AnnoMI, on the CPU (about 5 minutes on 2 cores).
+
+    Example: trainer train-coder --out models/mi_coder
+    """
+    from trainer.annomi import DATA_DIR, load_annomi
+    from trainer.mi_coder import MODEL_DIR
+    from trainer.training import TrainOptions, train_coder
+
+    logging.getLogger("trainer").setLevel(logging.INFO)
+    written = train_coder(load_annomi(data_dir or DATA_DIR), out_dir or MODEL_DIR, TrainOptions(seed=seed))
+    click.echo(f"coder written to {written}", err=True)

@@ -7,14 +7,38 @@ right reflection-to-question ratio, or the reverse). Both are computed here.
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-
-from trainer.schema import Code
+from trainer.annomi import NO_SUBTYPE, OTHER_SUBTYPES, TALK_TYPES, AnnotatedTranscript
+from trainer.coding import Coder
+from trainer.metrics import compute_metrics
+from trainer.schema import Code, CodedUtterance
 
 RATIOS = ("reflection_question_ratio", "complex_reflection_share", "open_question_share")
+
+
+def asr_style(text: str) -> str:
+    """Text as a speech recogniser without punctuation would write it: lower case, no punctuation.
+
+    Apostrophes inside words stay ("don't"), as recognisers spell contractions that way.
+    """
+    text = re.sub(r"[^a-z0-9' ]+", " ", text.lower())
+    text = re.sub(r"(?<![a-z])'|'(?![a-z])", " ", text)
+    return " ".join(text.split())
+
+
+def code_transcripts(
+    coder: Coder, transcripts: Sequence[AnnotatedTranscript]
+) -> tuple[list[tuple[CodedUtterance, ...]], list[tuple[CodedUtterance, ...]]]:
+    """Code every transcript as written and in speech-recognition style."""
+    coded, coded_asr = [], []
+    for t in transcripts:
+        coded.append(coder.code(t.plain))
+        coded_asr.append(coder.code([replace(u, text=asr_style(u.text)) for u in t.plain]))
+    return coded, coded_asr
 
 
 @dataclass(frozen=True)
@@ -49,35 +73,27 @@ def score_labels(gold: Sequence[str], predicted: Sequence[str], labels: Sequence
     if len(gold) != len(predicted):
         raise ValueError(f"{len(gold)} gold labels but {len(predicted)} predictions")
     labels = tuple(labels)
-    p, r, f, s = precision_recall_fscore_support(gold, predicted, labels=list(labels), zero_division=0)
-    scores = tuple(
-        LabelScore(lab, float(pi), float(ri), float(fi), int(si)) for lab, pi, ri, fi, si in zip(labels, p, r, f, s)
-    )
-    matrix = confusion_matrix(gold, predicted, labels=list(labels))
-    correct = sum(g == q for g, q in zip(gold, predicted))
+    pairs = Counter(zip(gold, predicted))
+    confusion = tuple(tuple(pairs[(g, p)] for p in labels) for g in labels)
+    scores = []
+    for k, label in enumerate(labels):
+        hits = confusion[k][k]
+        support, called = sum(confusion[k]), sum(row[k] for row in confusion)
+        precision = hits / called if called else 0.0
+        recall = hits / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if hits else 0.0
+        scores.append(LabelScore(label, precision, recall, f1, support))
     return LabelEvaluation(
         labels=labels,
-        scores=scores,
-        macro_f1=float(sum(f) / len(labels)),
-        accuracy=correct / max(1, len(gold)),
-        confusion=tuple(tuple(int(v) for v in row) for row in matrix),
+        scores=tuple(scores),
+        macro_f1=sum(s.f1 for s in scores) / len(labels),
+        accuracy=sum(g == p for g, p in zip(gold, predicted)) / max(1, len(gold)),
+        confusion=confusion,
     )
-
-
-def session_ratios(codes: Sequence[Code | None]) -> dict[str, float | None]:
-    """The three MITI-style ratios of one session; None where the denominator is zero."""
-    n = {c: sum(x is c for x in codes) for c in Code}
-    reflections = n[Code.SIMPLE_REFLECTION] + n[Code.COMPLEX_REFLECTION]
-    questions = n[Code.OPEN_QUESTION] + n[Code.CLOSED_QUESTION]
-    return {
-        "reflection_question_ratio": reflections / questions if questions else None,
-        "complex_reflection_share": n[Code.COMPLEX_REFLECTION] / reflections if reflections else None,
-        "open_question_share": n[Code.OPEN_QUESTION] / questions if questions else None,
-    }
 
 
 def session_errors(
-    gold_sessions: Sequence[Sequence[Code | None]], predicted_sessions: Sequence[Sequence[Code | None]]
+    gold_sessions: Sequence[Sequence[CodedUtterance]], predicted_sessions: Sequence[Sequence[CodedUtterance]]
 ) -> dict[str, tuple[float | None, int]]:
     """Mean absolute error of each session ratio, with the number of sessions it is defined in.
 
@@ -85,9 +101,9 @@ def session_errors(
     """
     errors: dict[str, list[float]] = {k: [] for k in RATIOS}
     for gold, predicted in zip(gold_sessions, predicted_sessions, strict=True):
-        g, p = session_ratios(gold), session_ratios(predicted)
+        g, p = compute_metrics(gold), compute_metrics(predicted)
         for key in RATIOS:
-            gv, pv = g[key], p[key]
+            gv, pv = getattr(g, key), getattr(p, key)
             if gv is not None and pv is not None:
                 errors[key].append(abs(gv - pv))
     return {k: (sum(v) / len(v) if v else None, len(v)) for k, v in errors.items()}
@@ -101,7 +117,9 @@ def format_label_table(evaluation: LabelEvaluation, title: str) -> str:
         "| label | precision | recall | F1 | support |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
-    lines += [f"| {s.label} | {s.precision:.3f} | {s.recall:.3f} | {s.f1:.3f} | {s.support} |" for s in evaluation.scores]
+    lines += [
+        f"| {s.label} | {s.precision:.3f} | {s.recall:.3f} | {s.f1:.3f} | {s.support} |" for s in evaluation.scores
+    ]
     lines += [
         f"| **macro-F1** | | | **{evaluation.macro_f1:.3f}** | {evaluation.n} |",
         f"| **accuracy** | | | **{evaluation.accuracy:.3f}** | |",
@@ -123,3 +141,66 @@ def format_session_errors(errors: dict[str, tuple[float | None, int]]) -> str:
     for key, (mae, n) in errors.items():
         lines.append(f"| {key} | {'n/a' if mae is None else f'{mae:.3f}'} | {n} |")
     return "\n".join(lines)
+
+
+def evaluation_report(
+    transcripts: Sequence[AnnotatedTranscript],
+    coded: Sequence[Sequence[CodedUtterance]],
+    coded_asr: Sequence[Sequence[CodedUtterance]] | None = None,
+) -> str:
+    """The full markdown report: codes, confusion, session errors, ASR-style text, subtypes.
+
+    Args:
+        transcripts: the gold-labelled conversations.
+        coded: the coder's output for each, one CodedUtterance per utterance.
+        coded_asr: the same conversations coded from lower-cased text without punctuation.
+    """
+    gold_sessions = [[CodedUtterance(a.utterance, a.code, None, a.subcode) for a in t.utterances] for t in transcripts]
+    codes = _codes(gold_sessions, coded)
+    parts = [
+        format_label_table(codes, "Five codes (counsellor utterances)"),
+        "",
+        format_confusion(codes),
+        "",
+        format_session_errors(session_errors(gold_sessions, coded)),
+    ]
+    if coded_asr is not None:
+        asr = _codes(gold_sessions, coded_asr)
+        parts += [
+            "",
+            "### Speech-recognition style text (lower case, no punctuation)",
+            "",
+            f"macro-F1 {asr.macro_f1:.3f} (drop {codes.macro_f1 - asr.macro_f1:+.3f}), accuracy {asr.accuracy:.3f}",
+        ]
+    other_gold, other_pred, talk_gold, talk_pred = [], [], [], []
+    for gold, predicted in zip(gold_sessions, coded, strict=True):
+        for g, p in zip(gold, predicted, strict=True):
+            if g.code is Code.OTHER:
+                other_gold.append(g.subcode or NO_SUBTYPE)
+                # End to end: a missed "other" or a missing subcode counts as "none".
+                other_pred.append(p.subcode if p.code is Code.OTHER and p.subcode else NO_SUBTYPE)
+            elif g.code is None and g.subcode in TALK_TYPES:
+                talk_gold.append(g.subcode)
+                talk_pred.append(p.subcode or "")
+    parts += [
+        "",
+        format_label_table(
+            score_labels(other_gold, other_pred, (*OTHER_SUBTYPES, NO_SUBTYPE)),
+            'Kind of "other" (gold "other" utterances)',
+        ),
+        "",
+        format_label_table(score_labels(talk_gold, talk_pred, TALK_TYPES), "Client talk type"),
+    ]
+    return "\n".join(parts)
+
+
+def _codes(
+    gold_sessions: Sequence[Sequence[CodedUtterance]], coded: Sequence[Sequence[CodedUtterance]]
+) -> LabelEvaluation:
+    gold, predicted = [], []
+    for g_session, p_session in zip(gold_sessions, coded, strict=True):
+        for g, p in zip(g_session, p_session, strict=True):
+            if g.code is not None:
+                gold.append(g.code.value)
+                predicted.append(p.code.value if p.code else "")
+    return score_labels(gold, predicted, [c.value for c in Code])

@@ -1,0 +1,174 @@
+"""The AnnoMI loader: labels, guards against bad data, and leak-free folds."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from trainer.annomi import (
+    DATA_DIR,
+    grouped_folds,
+    load_annomi,
+    looks_swapped,
+    parse_timestamp,
+    series_key,
+)
+from trainer.schema import Code, Role, Utterance
+
+needs_data = pytest.mark.skipif(not DATA_DIR.exists(), reason="AnnoMI development data not present")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("00:00:13", 13.0), ("01:02:03", 3723.0), ("00:09:025", None), ("", None), ("n/a", None), ("00:61:00", None)],
+)
+def test_parse_timestamp(text: str, seconds: float | None) -> None:
+    assert parse_timestamp(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (
+            "Part 1: A Non-Diet Approach with MI Role Play, Engaging",
+            "Part 3: A Non-Diet Approach with MI Role Play, Focusing",
+        ),
+        (
+            "Motivational Techniques - Daryl interviews Ricky - 1",
+            "Motivational Techniques - Daryl interviews Ricky - 3",
+        ),
+        ("ComMIt Asthma Dialogue with MI", "ComMIt Asthma Dialogue without MI"),
+        (
+            "The Effective Dentist: Motivational Interviewing Demonstration",
+            "The Ineffective Dentist: Non-Motivational Approach",
+        ),
+        (
+            "Part One: MI in an Integrated Care Setting (Nurse)",
+            "Part Three: MI in an Integrated Care Setting (Social Work)",
+        ),
+    ],
+)
+def test_series_key_joins_parts_and_quality_pairs(a: str, b: str) -> None:
+    assert series_key(a) == series_key(b)
+
+
+def test_series_key_keeps_different_videos_apart() -> None:
+    assert series_key('NEW VIDEO: Brief intervention: "Barbara"') != series_key('NEW VIDEO: Brief intervention: "Dave"')
+
+
+def _talk(counsellor: str, client: str, n: int = 4) -> list[Utterance]:
+    return [Utterance(Role.COUNSELLOR, counsellor), Utterance(Role.CLIENT, client)] * n
+
+
+def test_looks_swapped() -> None:
+    normal = _talk(
+        "What brings you here today? How do you feel about your drinking?", "I think my drinking is fine, I'm ok."
+    )
+    swapped = _talk(
+        "I think my drinking is fine, I'm ok.", "What brings you here today? How do you feel about your drinking?"
+    )
+    assert not looks_swapped(normal)
+    assert looks_swapped(swapped)
+
+
+def _write_tiny_corpus(folder: Path, swap_second: bool) -> None:
+    """Two transcripts in AnnoMI's three-file layout."""
+    simple_cols = [
+        "transcript_id",
+        "mi_quality",
+        "video_title",
+        "video_url",
+        "topic",
+        "utterance_id",
+        "interlocutor",
+        "timestamp",
+        "utterance_text",
+        "main_therapist_behaviour",
+        "client_talk_type",
+    ]
+    full_cols = ["transcript_id", "utterance_id", "interlocutor", "main_therapist_behaviour", "therapist_input_subtype"]
+    rows, full, five = [], [], []
+    turns = [
+        ("therapist", "00:00:01", "What brings you in today?", "question", "n/a", "open_question", "n/a"),
+        ("client", "00:00:05", "My doctor says I drink too much, I want to cut down.", "n/a", "change", None, None),
+        (
+            "therapist",
+            "00:00:0x",
+            "You should try to drink less at night.",
+            "therapist_input",
+            "n/a",
+            "other",
+            "advice",
+        ),
+        ("client", "00:00:04", "I don't know, I'm fine really.", "n/a", "sustain", None, None),
+    ]
+    for tid in (0, 1):
+        for uid, (who, ts, text, main, talk, label, subtype) in enumerate(turns):
+            if swap_second and tid == 1:
+                who = {"therapist": "client", "client": "therapist"}[who]
+            rows.append(
+                [
+                    tid,
+                    "high",
+                    f"Demo - {tid + 1}",
+                    f"https://example.org/{tid}",
+                    "alcohol",
+                    uid,
+                    who,
+                    ts,
+                    text,
+                    main,
+                    talk,
+                ]
+            )
+            full.append([tid, uid, who, main, subtype or "n/a"])
+            if label:
+                five.append([tid, uid, text, label])
+    for name, cols, data in (
+        ("dev_simple.csv", simple_cols, rows),
+        ("dev.csv", full_cols, full),
+        ("dev_therapist5.csv", ["transcript_id", "utterance_id", "utterance_text", "label5"], five),
+    ):
+        with (folder / name).open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(cols)
+            writer.writerows(data)
+
+
+def test_load_tiny_corpus(tmp_path: Path) -> None:
+    _write_tiny_corpus(tmp_path, swap_second=False)
+    transcripts = load_annomi(tmp_path)
+    assert [t.transcript_id for t in transcripts] == [0, 1]
+    first = transcripts[0].utterances
+    assert [a.code for a in first] == [Code.OPEN_QUESTION, None, Code.OTHER, None]
+    assert [a.subcode for a in first] == [None, "change", "advice", "sustain"]
+    # The malformed and the out-of-order time are dropped, never guessed.
+    assert [a.utterance.start for a in first] == [1.0, 5.0, None, None]
+    assert first[0].utterance.end == 5.0
+    # "Demo - 1" and "Demo - 2" are parts of one series.
+    assert transcripts[0].group == transcripts[1].group
+
+
+def test_swapped_transcript_is_skipped(tmp_path: Path) -> None:
+    _write_tiny_corpus(tmp_path, swap_second=True)
+    assert [t.transcript_id for t in load_annomi(tmp_path)] == [0]
+    assert len(load_annomi(tmp_path, skip_swapped=False)) == 2
+
+
+@needs_data
+def test_real_corpus_folds_never_split_a_series() -> None:
+    transcripts = load_annomi()
+    assert len(transcripts) == 80
+    assert sum(a.code is not None for t in transcripts for a in t.utterances) == 2914
+    folds = grouped_folds(transcripts, n_folds=5, seed=0)
+    tested = sorted(i for _, test in folds for i in test)
+    assert tested == list(range(len(transcripts)))
+    for train, test in folds:
+        assert {transcripts[i].group for i in train}.isdisjoint({transcripts[i].group for i in test})
+    by_id = {t.transcript_id: t.group for t in transcripts}
+    assert by_id[3] == by_id[19] == by_id[40]  # "How to Do MI Role Play - 1/3/5": one video
+    assert by_id[78] == by_id[92]  # asthma dialogue with and without MI
+    sizes = [sum(len(transcripts[i].utterances) for i in test) for _, test in folds]
+    assert max(sizes) - min(sizes) < 0.1 * max(sizes)
