@@ -25,7 +25,8 @@ def main() -> None:
     args = parser.parse_args()
     options = PipelineOptions(coder=args.coder)
     print(
-        "| sample | speakers | attributed | talk share ref | scored | error | codes agree | utterances ref/scored | RTF |"
+        "| sample | speakers | attributed | talk share ref | scored | error | codes agree"
+        " | utterances ref/scored | RTF |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for path in find_inputs([args.folder]):

@@ -9,7 +9,7 @@ import pytest
 from trainer.accounts import User, UserRole
 from trainer.html_report import render_report
 from trainer.output import session_to_dict
-from trainer.pipeline import run_session
+from trainer.pipeline import PipelineOptions, run_session
 from trainer.review import (
     Comment,
     Correction,
@@ -37,8 +37,11 @@ OQ, CQ, SR, CR, OTHER = (
 
 @pytest.fixture
 def document(transcript_csv) -> dict:
-    """The rule coder's result on a real six-utterance transcript: OQ, -, SR, -, CQ, -."""
-    return session_to_dict(run_session(transcript_csv))
+    """The rule coder's result on a real six-utterance transcript: OQ, -, SR, -, CQ, -.
+
+    Review is tested on fixed codes; the rule coder gives them without a trained model.
+    """
+    return session_to_dict(run_session(transcript_csv, PipelineOptions(coder="rules")))
 
 
 def fix(document: dict, index: int, **changes) -> Correction:

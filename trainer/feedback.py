@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from trainer.feedback_talk import talk_notes
 from trainer.metrics import THRESHOLDS, level
 from trainer.schema import Code, CodedUtterance, Feedback, FeedbackItem, Metrics, Role
 
@@ -146,6 +147,8 @@ def build_feedback(utterances: Sequence[CodedUtterance], metrics: Metrics) -> Fe
 
     Points to practise follow the order MI skills are usually built in: reflect more
     than you ask, then open up questions, then deepen reflections, then talk less.
+    Notes on advice and change talk (trainer.feedback_talk) follow, where the coder
+    gave the finer labels they rest on.
     """
     if not any(c.speaker is Role.COUNSELLOR for c in utterances):
         return Feedback(summary="No counsellor speech was found, so there is nothing to give feedback on.")
@@ -154,7 +157,7 @@ def build_feedback(utterances: Sequence[CodedUtterance], metrics: Metrics) -> Fe
     strengths = tuple(i for i in judged if i.level in ("good", "fair"))
     to_practise = [i for i in [*judged, talk] if i is not None and i.level == "practise"]
     practise, later = to_practise[:MAX_PRACTISE], to_practise[MAX_PRACTISE:]
-    notes = tuple(later) + ((talk,) if talk is not None and talk.level != "practise" else ())
+    notes = tuple(later) + ((talk,) if talk is not None and talk.level != "practise" else ()) + talk_notes(utterances)
     if not judged:
         summary = "You asked no questions and offered no reflections; try both in your next role play."
     elif not practise:

@@ -28,8 +28,8 @@ from trainer.mi_model import (
     VECTOR_SIZE,
     ContextHead,
     neighbours,
+    overlap_features,
     pool,
-    text_features,
     token_ids,
 )
 from trainer.minilm import load_minilm
@@ -107,7 +107,7 @@ class MICoder:
         links = neighbours([u.speaker for u in utterances])
         rows = torch.tensor([(i, *link) for i, link in enumerate(links)], dtype=torch.long)
         is_client = torch.tensor([float(u.speaker is Role.CLIENT) for u in utterances])
-        code, subcode, talk = self.head(self.encode(texts), rows, is_client, text_features(texts, links))
+        code, subcode, talk = self.head(self.encode(texts), rows, is_client, overlap_features(texts, links))
         return code.softmax(-1), subcode.softmax(-1), talk.softmax(-1)
 
     def code(self, utterances: Sequence[Utterance]) -> tuple[CodedUtterance, ...]:

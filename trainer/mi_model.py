@@ -28,9 +28,8 @@ MAX_TOKENS = 64  # per utterance, with [CLS] and [SEP]; longer turns keep head a
 HEAD_TOKENS = 16  # word pieces kept from the start of a long turn (the rest from its end)
 POOL_SCALE = 5.0  # unit-norm embeddings scaled so the head's inputs are not tiny
 HIDDEN_SIZE = 384  # MiniLM-L6 width
-TAIL_TOKENS = 8  # word pieces pooled apart at the end of a turn, where its question or point lands
-VECTOR_SIZE = 2 * HIDDEN_SIZE  # whole-turn mean and tail mean
-N_TEXT_FEATURES = 6  # word overlap with the neighbours, question marks
+VECTOR_SIZE = HIDDEN_SIZE  # one pooled vector per utterance
+N_OVERLAP = 4  # word-overlap features per utterance
 NO_NEIGHBOUR = -1
 
 _WORD = re.compile(r"[a-z0-9']+")
@@ -63,13 +62,13 @@ def _content(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
 
 
-def text_features(texts: Sequence[str], links: Sequence[tuple[int, int, int]]) -> torch.Tensor:
-    """Shared content words with the other speaker's previous and next turn, and question marks.
+def overlap_features(texts: Sequence[str], links: Sequence[tuple[int, int, int]]) -> torch.Tensor:
+    """Shared content words with the other speaker's previous and next turn, both directions.
 
     A simple reflection repeats the client's words; a complex one adds meaning. The
     transformer sees each utterance alone, so this tells the head about word overlap.
-    Question marks are explicit because pooling blurs them; text from a recogniser
-    without punctuation has none, and training shows the head both kinds of text.
+    (Explicit question-mark features were tried: they made the coder lean on punctuation
+    that speech recognisers do not write, and did not raise cross-validated macro-F1.)
     """
     words = [_content(t) for t in texts]
     rows = []
@@ -79,10 +78,8 @@ def text_features(texts: Sequence[str], links: Sequence[tuple[int, int, int]]) -
             shared = len(words[i] & words[j]) if j != NO_NEIGHBOUR else 0
             other = len(words[j]) if j != NO_NEIGHBOUR else 0
             row += [shared / max(1, len(words[i])), shared / max(1, other)]
-        text = texts[i].rstrip()
-        row += [float("?" in text), float(text.endswith("?"))]
         rows.append(row)
-    return torch.tensor(rows, dtype=torch.float32).reshape(len(texts), N_TEXT_FEATURES)
+    return torch.tensor(rows, dtype=torch.float32).reshape(len(texts), N_OVERLAP)
 
 
 def token_ids(tokenizer: Tokenizer, texts: Sequence[str]) -> list[list[int]]:
@@ -103,20 +100,10 @@ def token_ids(tokenizer: Tokenizer, texts: Sequence[str]) -> list[list[int]]:
 
 
 def pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Scaled unit-length means of all token states and of the last TAIL_TOKENS word pieces.
-
-    The first is how sentence-transformers pools MiniLM; the second keeps the end of a
-    long turn (often its question) from being averaged away.
-    """
-    lengths = mask.sum(1, keepdim=True)
-    position = torch.arange(mask.shape[1], device=mask.device).unsqueeze(0)
-    tail = (position >= 1) & (position < lengths - 1) & (position >= lengths - 1 - TAIL_TOKENS)
-    out = []
-    for m in (mask, tail):
-        m = m.unsqueeze(-1).to(hidden.dtype)
-        mean = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
-        out.append(nn.functional.normalize(mean, dim=-1) * POOL_SCALE)
-    return torch.cat(out, dim=-1)
+    """Scaled unit-length mean of the token states, as sentence-transformers pools MiniLM."""
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    mean = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+    return nn.functional.normalize(mean, dim=-1) * POOL_SCALE
 
 
 class ContextHead(nn.Module):
@@ -124,14 +111,14 @@ class ContextHead(nn.Module):
 
     def __init__(self, hidden: int = 256) -> None:
         super().__init__()
-        n_in = VECTOR_SIZE * 5 + 1 + N_TEXT_FEATURES
+        n_in = VECTOR_SIZE * 5 + 1 + N_OVERLAP
         self.trunk = nn.Sequential(nn.Dropout(0.1), nn.Linear(n_in, hidden), nn.GELU(), nn.Dropout(0.2))
         self.code = nn.Linear(hidden, len(CODE_LABELS))
         self.subcode = nn.Linear(hidden, len(SUBCODE_LABELS))
         self.talk = nn.Linear(hidden, len(TALK_LABELS))
 
     def forward(
-        self, vectors: torch.Tensor, links: torch.Tensor, is_client: torch.Tensor, features: torch.Tensor
+        self, vectors: torch.Tensor, links: torch.Tensor, is_client: torch.Tensor, overlap: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Logits of code, "other" subtype and talk type for the utterances in `links`.
 
@@ -140,11 +127,11 @@ class ContextHead(nn.Module):
             links: (n, 4) rows of (utterance, previous other, next other, previous own)
                 indices into `vectors`; NO_NEIGHBOUR for a missing neighbour.
             is_client: (n,) 1.0 for client utterances.
-            features: (n, N_TEXT_FEATURES) from `text_features`.
+            overlap: (n, N_OVERLAP) from `overlap_features`.
         """
         padded = torch.cat([vectors, vectors.new_zeros(1, vectors.shape[1])])  # NO_NEIGHBOUR -> zeros
         links = torch.where(links < 0, torch.full_like(links, len(vectors)), links)
         own, prev_other, next_other, prev_own = (padded[links[:, k]] for k in range(4))
-        inputs = [own, prev_other, next_other, prev_own, own * prev_other, is_client.unsqueeze(-1), features]
+        inputs = [own, prev_other, next_other, prev_own, own * prev_other, is_client.unsqueeze(-1), overlap]
         z = self.trunk(torch.cat(inputs, dim=-1))
         return self.code(z), self.subcode(z), self.talk(z)

@@ -145,7 +145,7 @@ class Feedback:
     summary: str
     strengths: tuple[FeedbackItem, ...] = ()
     practise: tuple[FeedbackItem, ...] = ()  # at most two, the most useful first
-    notes: tuple[FeedbackItem, ...] = ()  # guidance that is not pass/fail (talk time)
+    notes: tuple[FeedbackItem, ...] = ()  # guidance that is not pass/fail (talk time, advice, change talk)
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,8 @@ from trainer.mi_model import (
     TALK_LABELS,
     ContextHead,
     neighbours,
+    overlap_features,
     pool,
-    text_features,
     token_ids,
 )
 from trainer.minilm import additive_mask, load_minilm
@@ -47,9 +47,11 @@ IGNORE = -100  # label of utterances a head does not learn from
 class TrainOptions:
     """How the coder is trained; the defaults made the shipped model."""
 
-    trained_layers: int = 2  # top MiniLM layers fine-tuned (and shipped); the rest stay frozen
+    # Top MiniLM layers fine-tuned (and shipped); the rest stay frozen. All six beat the top
+    # two by 0.04 cross-validated macro-F1 (0.594 against 0.553) for a 21 MB artifact.
+    trained_layers: int = 6
     epochs: int = 4
-    encoder_lr: float = 1e-4  # peak learning rate of the fine-tuned layers
+    encoder_lr: float = 5e-5  # peak learning rate of the fine-tuned layers
     head_lr: float = 1e-3  # peak learning rate of the context head
     hidden: int = 256  # width of the head's hidden layer
     window: int = 64  # consecutive utterances per optimisation step
@@ -60,7 +62,7 @@ class TrainOptions:
     # labels: 0 keeps the learned priors, 1 codes as if all labels were equally common.
     # Rare codes (closed questions, reflections) then win more often, which is what macro-F1
     # and a trainee (whose reflections should not vanish into "other") both want.
-    prior_correction: float = 0.0
+    prior_correction: float = 0.5
     seed: int = 0
     device: str = "cpu"  # torch device to train on; the shipped model was trained on the CPU
 
@@ -140,7 +142,7 @@ class _Prepared:
     texts: tuple[str, ...]
     links: tuple[tuple[int, int, int], ...]
     is_client: torch.Tensor  # (n,)
-    overlap: torch.Tensor  # (n, N_TEXT_FEATURES)
+    overlap: torch.Tensor  # (n, N_OVERLAP)
     targets: torch.Tensor  # (n, 3): code, "other" subtype, talk type; IGNORE where undefined
 
 
@@ -154,7 +156,7 @@ def _prepare(transcript: AnnotatedTranscript, style: Callable[[str], str], devic
         talk = TALK_LABELS.index(a.subcode) if a.code is None and a.subcode in TALK_LABELS else IGNORE
         rows.append((code, sub, talk))
     is_client = torch.tensor([float(a.utterance.speaker is Role.CLIENT) for a in transcript.utterances])
-    overlap = text_features(texts, links)
+    overlap = overlap_features(texts, links)
     targets = torch.tensor(rows, dtype=torch.long)
     return _Prepared(texts, links, is_client.to(device), overlap.to(device), targets.to(device))
 
@@ -221,7 +223,7 @@ def train_network(
             nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             optimizer.step()
             schedule.step()
-            total += float(loss)
+            total += loss.item()
         logger.info("epoch %d: loss %.3f, %.0f s", epoch + 1, total / len(windows), time.perf_counter() - started)
     _correct_priors(net.head, torch.cat([versions[0].targets for versions in prepared]), options.prior_correction)
     return net.artifact()

@@ -42,6 +42,7 @@ AUDIO_MIME = {  # by extension, for every format in trainer.audio.AUDIO_EXTENSIO
 }
 AVATARS = {Role.COUNSELLOR: ":material/record_voice_over:", Role.CLIENT: ":material/person:"}
 LEVEL_HEADINGS = {"practise": "below fair"}  # how a level reads on a metric card, where not its own name
+ITEMS_PER_ROW = 3  # feedback cards side by side; more would squeeze the quotes
 
 
 def _play(start: float) -> None:
@@ -120,9 +121,12 @@ def render_feedback(reviewed: Reviewed) -> None:
         if f.practise:
             st.markdown("##### To practise next")
             _render_items(f.practise, per_row=2)
-        if f.strengths or f.notes:
+        if f.strengths:
             st.markdown("##### What went well")
-            _render_items(f.strengths + f.notes, per_row=len(f.strengths + f.notes))
+            _render_items(f.strengths, per_row=min(len(f.strengths), ITEMS_PER_ROW))
+        if f.notes:  # guidance and later goals, some of them points to work on: not under "went well"
+            st.markdown("##### Also")
+            _render_items(f.notes, per_row=min(len(f.notes), ITEMS_PER_ROW))
 
 
 def render_charts(reviewed: Reviewed) -> None:

@@ -1,0 +1,85 @@
+"""Training writes an artifact the coder loads, and both see the same network."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from safetensors.torch import load_file
+
+from trainer.annomi import DATA_DIR, load_annomi
+from trainer.cli import main
+from trainer.mi_coder import MODEL_DIR, MICoder
+from trainer.mi_model import ContextHead
+from trainer.training import IGNORE, FrozenStates, TrainOptions, _correct_priors, _Network, train_coder
+
+pytestmark = pytest.mark.skipif(not DATA_DIR.exists(), reason="AnnoMI development data not present")
+QUICK = TrainOptions(trained_layers=1, epochs=1, window=32)
+
+
+def test_train_writes_a_loadable_artifact(tmp_path: Path) -> None:
+    transcripts = [replace(t, utterances=t.utterances[:16]) for t in load_annomi()[:2]]
+    train_coder(transcripts, tmp_path, QUICK)
+    weights = load_file(str(tmp_path / "weights.safetensors"))
+    # Only the fine-tuned top layer and the head are shipped; the rest comes from the package.
+    assert {k.split(".")[0] for k in weights} == {"encoder", "head"}
+    assert {k.split(".")[2] for k in weights if k.startswith("encoder.")} == {"5"}
+    assert all(v.dtype == torch.float16 for v in weights.values())
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["training"]["seed"] == 0 and config["trained_layers"] == 1
+    coded = MICoder.load(tmp_path).code(transcripts[1].plain)
+    assert len(coded) == len(transcripts[1].utterances)
+
+
+def test_training_with_a_fixed_seed_is_reproducible(tmp_path: Path) -> None:
+    transcripts = [replace(t, utterances=t.utterances[:16]) for t in load_annomi()[:2]]
+    first = load_file(str(train_coder(transcripts, tmp_path / "a", QUICK) / "weights.safetensors"))
+    second = load_file(str(train_coder(transcripts, tmp_path / "b", QUICK) / "weights.safetensors"))
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    other_seed = load_file(
+        str(train_coder(transcripts, tmp_path / "c", replace(QUICK, seed=1)) / "weights.safetensors")
+    )
+    assert not all(torch.equal(first[k], other_seed[k]) for k in first)
+
+
+def test_training_and_coding_compute_the_same_vectors() -> None:
+    texts = ["What brings you here today?", "I drink too much, I guess.", "You're worried about it.", "Yes."]
+    net = _Network(QUICK).eval()
+    with torch.no_grad():
+        trained = net.encode([FrozenStates(texts, QUICK.trained_layers)[t] for t in texts])
+    coder = MICoder(net.artifact(), {"hidden": QUICK.hidden}, quantize=False)
+    # Frozen states are kept in half precision, hence the tolerance.
+    assert torch.allclose(trained, coder.encode(texts), atol=5e-3)
+
+
+def test_prior_correction_lowers_common_labels() -> None:
+    head = ContextHead(hidden=8)
+    torch.nn.init.zeros_(head.code.bias)
+    targets = torch.tensor([[4, IGNORE, IGNORE]] * 7 + [[0, IGNORE, IGNORE]] * 1)
+    _correct_priors(head, targets, strength=1.0)
+    bias = head.code.bias
+    assert bias[4] < bias[0] < bias[1] == bias[2] == bias[3]
+
+
+def _subset(data: Path, out: Path, transcripts: set[str]) -> None:
+    for name in ("dev_simple.csv", "dev_therapist5.csv", "dev.csv"):
+        with (data / name).open(newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        with (out / name).open("w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(r for r in rows if r["transcript_id"] in transcripts)
+
+
+def test_evaluate_command_scores_the_shipped_model(tmp_path: Path) -> None:
+    _subset(DATA_DIR, tmp_path, {"0", "1"})
+    result = CliRunner().invoke(main, ["evaluate", "--model", str(MODEL_DIR), "--data", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    for heading in ("Five codes", "macro-F1", "reflection_question_ratio", "Speech-recognition", "Client talk type"):
+        assert heading in result.output
