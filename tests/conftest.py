@@ -6,9 +6,19 @@ from pathlib import Path
 
 import pytest
 
+from trainer.schema import Code
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_AUDIO = REPO.parent / "shared" / "data" / "audio"
 SAMPLES = REPO / "sample_audio"
+# Short names of the five codes, for hand-built coded sessions.
+OQ, CQ, SR, CR, OT = (
+    Code.OPEN_QUESTION,
+    Code.CLOSED_QUESTION,
+    Code.SIMPLE_REFLECTION,
+    Code.COMPLEX_REFLECTION,
+    Code.OTHER,
+)
 JFK_TEXT = (
     "And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
 )

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import CQ, CR, OQ, OT, SR
 from trainer.annomi import AnnotatedTranscript, AnnotatedUtterance
 from trainer.evaluation import evaluation_report, score_labels, session_errors
 from trainer.schema import Code, CodedUtterance, Role, Utterance
-
-OQ, CQ, SR, CR, OT = (
-    Code.OPEN_QUESTION,
-    Code.CLOSED_QUESTION,
-    Code.SIMPLE_REFLECTION,
-    Code.COMPLEX_REFLECTION,
-    Code.OTHER,
-)
 
 
 def test_score_labels_by_hand() -> None:

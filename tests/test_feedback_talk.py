@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.conftest import CQ, CR, OQ, OT, SR
 from trainer.accounts import User, UserRole
 from trainer.coding import load_coder
 from trainer.feedback import build_feedback
@@ -28,13 +29,6 @@ from trainer.review import Correction, review
 from trainer.schema import Code, CodedUtterance, Role, Utterance
 from trainer.store import StoredSession
 
-OQ, CQ, SR, CR, OT = (
-    Code.OPEN_QUESTION,
-    Code.CLOSED_QUESTION,
-    Code.SIMPLE_REFLECTION,
-    Code.COMPLEX_REFLECTION,
-    Code.OTHER,
-)
 NEW_KEYS = {"unasked_advice", "change_talk"}
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import CQ, CR, OQ, OT, SR
 from trainer.feedback import build_feedback
 from trainer.metrics import compute_metrics, level
-from trainer.schema import Code, CodedUtterance, Role, Utterance
-
-OQ, CQ, SR, CR, OT = (
-    Code.OPEN_QUESTION,
-    Code.CLOSED_QUESTION,
-    Code.SIMPLE_REFLECTION,
-    Code.COMPLEX_REFLECTION,
-    Code.OTHER,
-)
+from trainer.schema import CodedUtterance, Role, Utterance
 
 
 def session(codes, client_seconds=10.0, timed=True):
