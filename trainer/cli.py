@@ -423,7 +423,7 @@ def evaluate(
     """Score the behaviour coder against AnnoMI's expert codes and print the tables (markdown).
 
     By default trains one coder per fold of a cross-validation grouped by video and
-    series (about an hour on 2 CPU cores); --model or --coder score a finished coder.
+    series (about 40 minutes on 2 CPU cores); --model or --coder score a finished coder.
 
     Example: trainer evaluate --folds 5 > evaluation.md
     """
@@ -462,7 +462,7 @@ def evaluate(
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of training.")
 def train_coder(data_dir: Path | None, device: str, out_dir: Path | None, seed: int) -> None:
-    """Train the behaviour coder on AnnoMI, on the CPU (about 15 minutes on 2 cores).
+    """Train the behaviour coder on AnnoMI, on the CPU (about 10 minutes on 2 cores).
 
     Example: trainer train-coder --out models/mi_coder
     """
