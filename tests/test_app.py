@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 import trainer.intake
 from trainer.cli import main
 from trainer.output import session_to_dict
-from trainer.pipeline import run_session
+from trainer.pipeline import PipelineOptions, run_session
 from trainer.review import Correction
 from trainer.schema import Code
 
@@ -201,6 +201,25 @@ def test_instructor_filters_opens_and_corrects_a_code(ann_session, store, people
     assert "Corrected by ivy; the machine said Closed question." in texts(trainee)
     assert "try 'what' here" in texts(trainee)
     assert "save_corrections" not in {b.key for b in trainee.button}  # trainees see, never edit
+
+
+def test_instructor_sets_a_subcode_on_a_rule_coded_session(store, people, transcript_csv):
+    document = session_to_dict(run_session(transcript_csv, PipelineOptions(coder="rules")))  # no subcodes
+    saved = store.add_session(people["ann"], "rules.csv", document, "d" * 64)
+    at = sign_in("ivy", session=saved.id)
+    key = f"editor-{saved.id}-0"
+    at.session_state[key] = {"edited_rows": {0: {"subcode": "change"}}, "added_rows": [], "deleted_rows": []}
+    at.button(key="save_corrections").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["utterance #0: 'change' is client talk and cannot label counsellor speech"]
+    assert store.session(people["ivy"], saved.id).corrections == ()
+
+    at.session_state[key] = {"edited_rows": {3: {"subcode": "change"}}, "added_rows": [], "deleted_rows": []}
+    at.button(key="save_corrections").click().run()
+    assert not at.exception and not at.error
+    (fix,) = store.session(people["ivy"], saved.id).corrections
+    assert (fix.index, fix.speaker, fix.code, fix.subcode) == (3, None, None, "change")
+    assert "Catch the change talk" in texts(at)  # "Do you drink every day?" let it pass
 
 
 def test_instructor_comments_marks_reviewed_and_sees_agreement(ann_session, store, people):

@@ -55,3 +55,7 @@ class SchedulerError(TrainerError):
 
 class RecordingError(TrainerError):
     """Audio cannot be recorded: no PortAudio, no input device, or an unwritable file."""
+
+
+class ReviewError(TrainerError):
+    """An instructor's correction does not fit its utterance (e.g. a client talk type on counsellor speech)."""

@@ -70,10 +70,15 @@ def asks_permission(text: str) -> bool:
     return bool(_PERMISSION.search(_plain(text)))
 
 
-def _labelled(coded: CodedUtterance, subcode: str) -> bool:
-    """Whether the utterance has this subcode, sure enough to use as evidence (None: a human's label)."""
+def sure_subcode(coded: CodedUtterance) -> str | None:
+    """The finer label used as evidence: a human's (no confidence) always, the coder's only when sure enough."""
     sure = coded.subcode_confidence is None or coded.subcode_confidence >= SUBCODE_CONFIDENCE
-    return coded.subcode == subcode and sure
+    return coded.subcode if sure else None
+
+
+def _labelled(coded: CodedUtterance, subcode: str) -> bool:
+    """Whether the utterance has this subcode, sure enough to use as evidence."""
+    return sure_subcode(coded) == subcode
 
 
 def _backchannel(coded: CodedUtterance) -> bool:

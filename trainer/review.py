@@ -14,6 +14,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from trainer.annomi import NO_SUBTYPE, OTHER_SUBTYPES, TALK_TYPES
+from trainer.errors import ReviewError
+from trainer.feedback_talk import sure_subcode
 from trainer.output import session_from_dict, session_to_dict
 from trainer.pipeline import summarise
 from trainer.schema import Code, CodedUtterance, Role, Session
@@ -35,7 +38,9 @@ CSV_COLUMNS = (
     "automatic_speaker",
     "automatic_code",
     "comment",
+    "automatic_subcode",
 )
+SUBCODES = (*OTHER_SUBTYPES, *TALK_TYPES)  # finer labels an instructor may set
 
 
 @dataclass(frozen=True)
@@ -50,11 +55,14 @@ class Correction:
     comment: str = ""
     author: str = ""
     created_at: str = ""  # ISO time, UTC
+    # Corrected finer label: None leaves the machine's (which stands only while its speaker and
+    # code do), NO_SUBTYPE ("none") removes it; an other-kind needs code "other", a talk type a client.
+    subcode: str | None = None
 
     @property
     def changes_coding(self) -> bool:
-        """Whether it changes a speaker or a code (rather than only commenting)."""
-        return self.speaker is not None or self.code is not None
+        """Whether it changes a speaker, a code or a subcode (rather than only commenting)."""
+        return self.speaker is not None or self.code is not None or self.subcode is not None
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,7 @@ class Edit:
     speaker: Role
     code: Code | None
     comment: str = ""
+    subcode: str | None = None  # the finer label shown or chosen; None for none
 
 
 @dataclass(frozen=True)
@@ -90,13 +99,13 @@ class Reviewed:
 
     @property
     def applied(self) -> tuple[Correction, ...]:
-        """Corrections that still match their utterance."""
-        return tuple(c for c in self.corrections if _matches(c, self.automatic.utterances))
+        """Corrections that still match their utterance, and whose subcode still fits it."""
+        return tuple(c for c in self.corrections if _applies(c, self.automatic.utterances))
 
     @property
     def unmatched(self) -> tuple[Correction, ...]:
-        """Corrections whose utterance a re-scoring changed beyond recognition."""
-        return tuple(c for c in self.corrections if not _matches(c, self.automatic.utterances))
+        """Corrections whose utterance a re-scoring changed beyond recognition (or under their subcode)."""
+        return tuple(c for c in self.corrections if not _applies(c, self.automatic.utterances))
 
 
 def _norm(text: str) -> str:
@@ -106,6 +115,39 @@ def _norm(text: str) -> str:
 def _matches(correction: Correction, utterances: Sequence[CodedUtterance]) -> bool:
     i = correction.index
     return i is not None and 0 <= i < len(utterances) and _norm(utterances[i].text) == _norm(correction.text)
+
+
+def subcode_problem(speaker: Role, code: Code | None, subcode: str | None) -> str | None:
+    """Why a finer label cannot go with this speaker and code, or None when it can."""
+    if subcode is None or subcode == NO_SUBTYPE:
+        return None
+    if subcode not in SUBCODES:
+        return f"{subcode!r} is not a subcode; use one of {', '.join(SUBCODES)}"
+    if subcode in TALK_TYPES:
+        return None if speaker is Role.CLIENT else f"{subcode!r} is client talk and cannot label counsellor speech"
+    if speaker is Role.CLIENT:
+        return f"{subcode!r} is a kind of counsellor 'other' and cannot label client speech"
+    return None if code is Code.OTHER else f"{subcode!r} needs the code 'other', not {_value(code)!r}"
+
+
+def _decided(machine: CodedUtterance, fix: Correction | None) -> tuple[Role, Code | None, str | None]:
+    """Speaker, code and subcode after a correction (client speech has no code).
+
+    The machine's subcode stands only while its speaker and code do: it labels them.
+    """
+    speaker = (fix.speaker if fix else None) or machine.speaker
+    code = None if speaker is Role.CLIENT else ((fix.code if fix else None) or machine.code)
+    if fix is not None and fix.subcode is not None:
+        return speaker, code, None if fix.subcode == NO_SUBTYPE else fix.subcode
+    same = speaker is machine.speaker and code is machine.code
+    return speaker, code, machine.subcode if same else None
+
+
+def _applies(correction: Correction, utterances: Sequence[CodedUtterance]) -> bool:
+    """Matches its utterance, and its subcode fits it (re-scoring may change the code under it)."""
+    if not _matches(correction, utterances):
+        return False
+    return correction.subcode is None or subcode_problem(*_decided(utterances[correction.index], correction)) is None
 
 
 def locate(corrections: Sequence[Correction], utterances: Sequence[CodedUtterance]) -> tuple[int | None, ...]:
@@ -127,17 +169,26 @@ def locate(corrections: Sequence[Correction], utterances: Sequence[CodedUtteranc
 
 
 def apply_corrections(automatic: Session, corrections: Sequence[Correction]) -> tuple[CodedUtterance, ...]:
-    """The coded utterances with every matching correction applied (client speech has no code)."""
+    """The coded utterances with every matching correction applied.
+
+    A human's code or subcode carries no confidence, so feedback takes it as given.
+
+    Raises:
+        ReviewError: a corrected subcode does not fit the utterance's (corrected) speaker and code.
+    """
     by_index = {c.index: c for c in corrections if c.changes_coding and _matches(c, automatic.utterances)}
     coded = []
     for i, machine in enumerate(automatic.utterances):
         fix = by_index.get(i)
-        speaker = (fix.speaker if fix else None) or machine.speaker
-        code = None if speaker is Role.CLIENT else ((fix.code if fix else None) or machine.code)
-        if speaker is machine.speaker and code is machine.code:
+        speaker, code, subcode = _decided(machine, fix)
+        if fix is not None and fix.subcode is not None and (problem := subcode_problem(speaker, code, subcode)):
+            raise ReviewError(f"utterance #{i}: {problem}")
+        same = speaker is machine.speaker and code is machine.code
+        if same and (fix is None or fix.subcode is None):
             coded.append(machine)
-        else:  # a human decision: the coder's confidence and finer label no longer apply
-            coded.append(CodedUtterance(replace(machine.utterance, speaker=speaker), code))
+        else:  # a human decision: the coder's confidence no longer applies to what was changed
+            utterance = replace(machine.utterance, speaker=speaker)
+            coded.append(CodedUtterance(utterance, code, machine.confidence if same else None, subcode))
     return tuple(coded)
 
 
@@ -150,7 +201,7 @@ def review(
     warnings = automatic.warnings
     if reviewed.unmatched:
         warnings += (f"{len(reviewed.unmatched)} instructor correction(s) no longer match the re-scored transcript",)
-    coded = apply_corrections(automatic, corrections)
+    coded = apply_corrections(automatic, reviewed.applied)  # stored data: misfits are reported, not raised
     moved = any(a.speaker is not b.speaker for a, b in zip(automatic.utterances, coded))
     session = summarise(
         automatic.source,
@@ -169,11 +220,25 @@ def review(
 def corrections_from_edits(
     reviewed: Reviewed, edits: Mapping[int, Edit], author: str = ""
 ) -> dict[int, Correction | None]:
-    """Corrections to store (None: remove) for the utterances whose edit changes anything."""
+    """Corrections to store (None: remove) for the utterances whose edit changes anything.
+
+    A subcode left as shown that no longer fits an edited speaker or code is dropped, as the
+    machine's would be; one newly chosen that does not fit is an error.
+
+    Raises:
+        ReviewError: an edit's subcode does not fit its speaker and code.
+    """
     changes: dict[int, Correction | None] = {}
     for i, edit in edits.items():
         machine = reviewed.automatic.utterances[i]
         code = None if edit.speaker is Role.CLIENT else edit.code
+        subcode = edit.subcode
+        if problem := subcode_problem(edit.speaker, code, subcode):
+            if subcode != sure_subcode(reviewed.session.utterances[i]):
+                raise ReviewError(f"utterance #{i}: {problem}")
+            subcode = None
+        same = edit.speaker is machine.speaker and code is machine.code
+        unless_corrected = sure_subcode(machine) if same else None  # the label feedback would use
         new = Correction(
             i,
             machine.text,
@@ -182,6 +247,7 @@ def corrections_from_edits(
             code=code if code is not None and code is not machine.code else None,
             comment=edit.comment.strip(),
             author=author,
+            subcode=None if subcode == unless_corrected else subcode or NO_SUBTYPE,
         )
         wanted = new if new.changes_coding or new.comment else None
         if _decision(reviewed.correction(i)) != _decision(wanted):
@@ -189,9 +255,9 @@ def corrections_from_edits(
     return changes
 
 
-def _decision(c: Correction | None) -> tuple[Role | None, Code | None, str] | None:
+def _decision(c: Correction | None) -> tuple[Role | None, Code | None, str | None, str] | None:
     """What a correction decides, ignoring who made it and when."""
-    return None if c is None else (c.speaker, c.code, c.comment)
+    return None if c is None else (c.speaker, c.code, c.subcode, c.comment)
 
 
 @dataclass(frozen=True)
@@ -275,8 +341,10 @@ def export_document(stored: StoredSession, reviewed: Reviewed) -> dict[str, Any]
                 "start": c.start,
                 "automatic_speaker": _value(machine[c.index].speaker) if c in reviewed.applied else None,
                 "automatic_code": _value(machine[c.index].code) if c in reviewed.applied else None,
+                "automatic_subcode": machine[c.index].subcode if c in reviewed.applied else None,
                 "speaker": _value(c.speaker),
                 "code": _value(c.code),
+                "subcode": c.subcode,  # None: not corrected; "none": removed
                 "comment": c.comment,
                 "author": c.author,
                 "created_at": c.created_at,
@@ -311,6 +379,7 @@ def export_csv(reviewed: Reviewed) -> str:
                 "automatic_speaker": machine.speaker.value,
                 "automatic_code": _value(machine.code) or "",
                 "comment": fix.comment if fix else "",
+                "automatic_subcode": machine.subcode or "",
             }
         )
     return buffer.getvalue()

@@ -28,7 +28,7 @@ from typing import Any
 from trainer.accounts import User, UserRole, can_review, can_view
 from trainer.errors import AccessDenied, AuthError, StoreError
 from trainer.output import session_from_dict
-from trainer.review import Comment, Correction, locate
+from trainer.review import Comment, Correction, apply_corrections, locate
 from trainer.schema import Code, Role
 
 DATA_DIR_ENV = "TRAINER_DATA_DIR"
@@ -82,6 +82,8 @@ MIGRATIONS = (
         created_at TEXT NOT NULL
     );
     """,
+    # Corrected subcode: NULL (all rows from before) leaves the machine's, 'none' removes it.
+    "ALTER TABLE corrections ADD COLUMN subcode TEXT",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -304,9 +306,11 @@ class Store:
 
         Raises:
             AccessDenied: the viewer is not an instructor of the session's cohort.
+            ReviewError: a corrected subcode does not fit its utterance; nothing is stored.
         """
         with self._transaction() as conn:
-            self._load(conn, viewer, session_id, review=True)
+            stored = self._load(conn, viewer, session_id, review=True)
+            apply_corrections(session_from_dict(stored.document), [c for c in changes.values() if c is not None])
             for index, c in changes.items():
                 conn.execute(
                     "DELETE FROM corrections WHERE session_id = ? AND utterance_index = ?", (session_id, index)
@@ -314,7 +318,7 @@ class Store:
                 if c is not None:
                     conn.execute(
                         "INSERT INTO corrections (session_id, utterance_index, text, start, speaker, code, comment,"
-                        " author_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " author_id, created_at, subcode) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             session_id,
                             index,
@@ -325,6 +329,7 @@ class Store:
                             c.comment,
                             viewer.id,
                             now(),
+                            c.subcode,
                         ),
                     )
             self._mark_reviewed(conn, viewer, session_id)
@@ -372,6 +377,7 @@ class Store:
                 r["comment"],
                 r["author"],
                 r["created_at"],
+                r["subcode"],
             )
             for r in conn.execute(_CORRECTIONS_SELECT, (row["id"],))
         )

@@ -8,15 +8,27 @@ import pandas as pd
 import streamlit as st
 
 from trainer.accounts import User, UserRole
+from trainer.errors import ReviewError
+from trainer.feedback_talk import sure_subcode
 from trainer.html_report import CODE_LABELS, METRIC_LABELS, ROLE_LABELS, clock, level_text
 from trainer.metrics import METRIC_KEYS
-from trainer.review import Agreement, Edit, Reviewed, agreement, code_pairs, corrections_from_edits
-from trainer.schema import Code, Role
+from trainer.review import SUBCODES, Agreement, Edit, Reviewed, agreement, code_pairs, corrections_from_edits
+from trainer.schema import Code, CodedUtterance, Role
 from trainer.store import Store, StoredSession
 from trainer.ui.common import Item, open_session, session_label, session_table, shown_table, table_columns
 
 LEVELS = ("practise", "fair", "good", "n/a")
 NEWEST = "newest first"
+# One column holds both kinds of finer label, so each option names the rows it fits.
+SUBCODE_LABELS = {
+    "information": "Other · information",
+    "advice": "Other · advice",
+    "options": "Other · options",
+    "negotiation": "Other · negotiation",
+    "change": "Client · change talk",
+    "neutral": "Client · neutral",
+    "sustain": "Client · sustain talk",
+}
 
 
 def filter_table(
@@ -77,6 +89,14 @@ def render_cohort(store: Store, user: User, items: list[Item]) -> None:
             st.rerun()
 
 
+def _machine_said(machine: CodedUtterance) -> str:
+    """The machine's code (or speaker) and finer label, '?' marking a label too unsure to count."""
+    said = CODE_LABELS[machine.code] if machine.code else ROLE_LABELS[machine.speaker]
+    if machine.subcode is None:
+        return said
+    return f"{said} · {machine.subcode}" + ("" if sure_subcode(machine) else "?")
+
+
 def _editor_frame(reviewed: Reviewed) -> pd.DataFrame:
     rows = []
     for i, (machine, final) in enumerate(zip(reviewed.automatic.utterances, reviewed.session.utterances)):
@@ -87,7 +107,8 @@ def _editor_frame(reviewed: Reviewed) -> pd.DataFrame:
                 "time": clock(final.utterance.start),
                 "speaker": final.speaker.value,
                 "code": final.code.value if final.code else None,
-                "machine": CODE_LABELS[machine.code] if machine.code else ROLE_LABELS[machine.speaker],
+                "subcode": sure_subcode(final),  # what feedback counts: an unsure label shows as none
+                "machine": _machine_said(machine),
                 "sure": machine.confidence,
                 "text": final.text,
                 "comment": fix.comment if fix else "",
@@ -104,7 +125,10 @@ def _text(value: object) -> str:
 def _edits(edited: pd.DataFrame) -> dict[int, Edit]:
     return {
         int(row["index"]): Edit(
-            Role(row["speaker"]), Code(row["code"]) if _text(row["code"]) else None, _text(row["comment"])
+            Role(row["speaker"]),
+            Code(row["code"]) if _text(row["code"]) else None,
+            _text(row["comment"]),
+            _text(row["subcode"]) or None,
         )
         for row in edited.to_dict("records")
     }
@@ -143,11 +167,11 @@ def render_agreement_table(result: Agreement) -> None:
 
 
 def render_review(store: Store, user: User, stored: StoredSession, reviewed: Reviewed) -> None:
-    """Correct speakers and codes, comment, mark reviewed; metrics recompute on save."""
+    """Correct speakers, codes and subcodes, comment, mark reviewed; metrics and feedback recompute on save."""
     st.subheader("Correct codes and speakers")
     st.caption(
-        "Change a speaker or a code, or write a comment, then save. Metrics and feedback are recomputed; "
-        "the machine's codes stay beside yours and re-scoring never overwrites your corrections."
+        "Change a speaker, a code or a subcode, or write a comment, then save. Metrics and feedback are "
+        "recomputed; the machine's codes stay beside yours and re-scoring never overwrites your corrections."
     )
     edited = st.data_editor(
         _editor_frame(reviewed),
@@ -155,7 +179,7 @@ def render_review(store: Store, user: User, stored: StoredSession, reviewed: Rev
         hide_index=True,
         height=460,
         placeholder="",
-        column_order=["index", "time", "text", "speaker", "code", "comment", "machine", "sure"],
+        column_order=["index", "time", "text", "speaker", "code", "subcode", "comment", "machine", "sure"],
         disabled=["index", "time", "machine", "sure", "text"],
         column_config={
             "index": st.column_config.NumberColumn("#", width=40),
@@ -167,6 +191,14 @@ def render_review(store: Store, user: User, stored: StoredSession, reviewed: Rev
             "code": st.column_config.SelectboxColumn(
                 "Code", options=[c.value for c in Code], format_func=lambda v: CODE_LABELS[Code(v)], width=150
             ),
+            "subcode": st.column_config.SelectboxColumn(
+                "Subcode",
+                options=list(SUBCODES),
+                format_func=SUBCODE_LABELS.get,
+                width=150,
+                help="Kind of 'other' (counsellor, code Other) or client talk type; feeds the advice "
+                "and change-talk notes",
+            ),
             "comment": st.column_config.TextColumn("Comment", width="medium"),
             "machine": st.column_config.TextColumn("Machine said", width=130),
             "sure": st.column_config.NumberColumn("Sure", format="percent", width=60),
@@ -174,11 +206,15 @@ def render_review(store: Store, user: User, stored: StoredSession, reviewed: Rev
     )
     with st.container(horizontal=True):
         if st.button("Save corrections", key="save_corrections", type="primary", icon=":material/save:"):
-            changes = corrections_from_edits(reviewed, _edits(edited), user.name)
-            store.set_corrections(user, stored.id, changes)
-            st.session_state.editor_rev += 1
-            st.toast(f"{len(changes)} utterance(s) updated.")
-            st.rerun()
+            try:
+                changes = corrections_from_edits(reviewed, _edits(edited), user.name)
+                store.set_corrections(user, stored.id, changes)
+            except ReviewError as e:
+                st.error(str(e), icon=":material/error:")
+            else:
+                st.session_state.editor_rev += 1
+                st.toast(f"{len(changes)} utterance(s) updated.")
+                st.rerun()
         if st.button("Mark reviewed", key="mark_reviewed", icon=":material/task_alt:", help="Nothing to correct"):
             store.mark_reviewed(user, stored.id)
             st.rerun()
