@@ -19,7 +19,7 @@ from trainer.store import DB_NAME, SCHEMA_VERSION, Store, default_data_dir
 
 @pytest.fixture
 def document(transcript_csv) -> dict:
-    """A real scored session (rule coder on a real transcript)."""
+    """A real scored session (the default coder on a real transcript)."""
     return session_to_dict(run_session(transcript_csv))
 
 
