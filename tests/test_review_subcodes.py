@@ -14,6 +14,7 @@ from tests.test_feedback_talk import client, says
 from trainer.accounts import User, UserRole
 from trainer.errors import ReviewError
 from trainer.feedback_talk import sure_subcode
+from trainer.html_report import render_report
 from trainer.output import session_to_dict
 from trainer.pipeline import summarise
 from trainer.review import (
@@ -186,3 +187,5 @@ def test_exports_carry_the_corrected_subcode(document):
     assert exported["utterances"][1]["subcode"] == "information"
     c = exported["review"]["corrections"][0]
     assert (c["subcode"], c["automatic_subcode"], c["code"]) == ("information", "advice", None)
+    # The printable report names the machine's finer label beside the instructor's correction.
+    assert "corrected by ivy (machine: Other (advice))" in render_report(stored, reviewed)

@@ -53,6 +53,16 @@ METRIC_LABELS = {
 }
 ROLE_LABELS = {Role.COUNSELLOR: "Counsellor", Role.CLIENT: "Client"}
 
+
+def machine_label(machine: CodedUtterance) -> str:
+    """What the coder said of an utterance an instructor corrected: code or speaker, and its finer label.
+
+    The finer label matters since an instructor may correct only it (advice that was information).
+    """
+    said = CODE_LABELS[machine.code] if machine.code else ROLE_LABELS[machine.speaker].lower()
+    return f"{said} ({machine.subcode})" if machine.subcode else said
+
+
 _CSS = """
 body { font: 15px/1.45 system-ui, sans-serif; color: #1f2933; max-width: 860px; margin: 2em auto; padding: 0 1em; }
 h1 { font-size: 1.6em; margin-bottom: .2em; } h2 { font-size: 1.2em; margin-top: 1.6em; border-bottom: 1px solid #ddd; }
@@ -131,8 +141,7 @@ def _utterance_row(i: int, coded: CodedUtterance, reviewed: Reviewed) -> str:
         badge = ""
     notes = []
     if fix and fix.changes_coding:
-        was = CODE_LABELS[machine.code] if machine.code else ROLE_LABELS[machine.speaker]
-        notes.append(f"corrected by {escape(fix.author)} (machine: {escape(was)})")
+        notes.append(f"corrected by {escape(fix.author)} (machine: {escape(machine_label(machine))})")
     if fix and fix.comment:
         notes.append(f"{escape(fix.author)}: {escape(fix.comment)}")
     note = "".join(f'<div class="note">{n}</div>' for n in notes)

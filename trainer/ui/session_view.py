@@ -20,6 +20,7 @@ from trainer.html_report import (
     format_metric,
     is_low_confidence,
     level_text,
+    machine_label,
     render_report,
 )
 from trainer.metrics import METRIC_KEYS, THRESHOLDS, level
@@ -185,9 +186,8 @@ def _render_utterance(i: int, coded: CodedUtterance, reviewed: Reviewed, playabl
                 )
             st.markdown(_code_badge(coded, corrected) + text)
         if corrected:
-            machine = reviewed.automatic.utterances[i]
-            was = CODE_LABELS[machine.code] if machine.code else ROLE_LABELS[machine.speaker].lower()
-            st.caption(f"Corrected by {md_escape(fix.author)}; the machine said {was}.")
+            was = machine_label(reviewed.automatic.utterances[i])
+            st.caption(f"Corrected by {md_escape(fix.author)}; the machine said {md_escape(was)}.")
         if fix and fix.comment:
             st.caption(f":material/comment: **{md_escape(fix.author)}**: {md_escape(fix.comment)}")
 
