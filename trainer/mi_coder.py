@@ -27,6 +27,7 @@ from trainer.mi_model import (
     TALK_LABELS,
     VECTOR_SIZE,
     ContextHead,
+    id_batches,
     neighbours,
     overlap_features,
     pool,
@@ -88,13 +89,8 @@ class MICoder:
     @torch.inference_mode()
     def encode(self, texts: Sequence[str]) -> torch.Tensor:
         """Pooled vector of each text, (len(texts), VECTOR_SIZE)."""
-        ids = token_ids(self.tokenizer, texts)
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        vectors = torch.zeros(len(ids), VECTOR_SIZE)
-        for start in range(0, len(order), BATCH_SIZE):
-            batch = order[start : start + BATCH_SIZE]
-            width = max(len(ids[i]) for i in batch)
-            input_ids = torch.tensor([ids[i] + [0] * (width - len(ids[i])) for i in batch])
+        vectors = torch.zeros(len(texts), VECTOR_SIZE)
+        for batch, input_ids in id_batches(token_ids(self.tokenizer, texts), BATCH_SIZE):
             mask = (input_ids != 0).long()
             hidden = self.encoder(input_ids, mask)
             vectors[batch] = pool(hidden, mask)

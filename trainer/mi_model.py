@@ -12,7 +12,7 @@ through the transformer once, whatever context it serves in.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 from tokenizers import Tokenizer
@@ -97,6 +97,20 @@ def token_ids(tokenizer: Tokenizer, texts: Sequence[str]) -> list[list[int]]:
             ids = ids[:HEAD_TOKENS] + ids[-(room - HEAD_TOKENS) :]
         out.append([cls_id, *ids, sep_id])
     return out
+
+
+def by_length(lengths: Sequence[int], size: int) -> Iterator[list[int]]:
+    """Positions in chunks of `size`, shortest first, so each chunk needs little padding."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    for start in range(0, len(order), size):
+        yield order[start : start + size]
+
+
+def id_batches(ids: Sequence[list[int]], size: int, device: str = "cpu") -> Iterator[tuple[list[int], torch.Tensor]]:
+    """Chunks of `by_length` with their word-piece ids zero-padded into one (batch, tokens) tensor."""
+    for batch in by_length([len(x) for x in ids], size):
+        width = max(len(ids[i]) for i in batch)
+        yield batch, torch.tensor([ids[i] + [0] * (width - len(ids[i])) for i in batch], device=device)
 
 
 def pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

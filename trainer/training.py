@@ -29,6 +29,8 @@ from trainer.mi_model import (
     SUBCODE_LABELS,
     TALK_LABELS,
     ContextHead,
+    by_length,
+    id_batches,
     neighbours,
     overlap_features,
     pool,
@@ -79,14 +81,10 @@ class FrozenStates:
         base = copy.deepcopy(base).to(device) if device != "cpu" else base
         unique = sorted(set(texts))
         ids = token_ids(tokenizer, unique)
-        order = sorted(range(len(unique)), key=lambda i: len(ids[i]))
         self.states: dict[str, torch.Tensor] = {}
         started = time.perf_counter()
         with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                batch = order[start : start + batch_size]
-                width = max(len(ids[i]) for i in batch)
-                input_ids = torch.tensor([ids[i] + [0] * (width - len(ids[i])) for i in batch], device=device)
+            for batch, input_ids in id_batches(ids, batch_size, device):
                 hidden = base(input_ids, (input_ids != 0).long(), stop=N_LAYERS - trained_layers)
                 for row, i in enumerate(batch):
                     self.states[unique[i]] = hidden[row, : len(ids[i])].to(torch.float16).clone()
@@ -109,10 +107,8 @@ class _Network(nn.Module):
 
     def encode(self, states: Sequence[torch.Tensor], chunk: int = 16) -> torch.Tensor:
         """Run the fine-tuned layers over frozen states, in length-sorted chunks to limit padding."""
-        order = sorted(range(len(states)), key=lambda i: len(states[i]))
         out: list[torch.Tensor] = [torch.empty(0)] * len(states)
-        for start in range(0, len(order), chunk):
-            batch = order[start : start + chunk]
+        for batch in by_length([len(x) for x in states], chunk):
             hidden = nn.utils.rnn.pad_sequence([states[i].float() for i in batch], batch_first=True)
             mask = nn.utils.rnn.pad_sequence(
                 [states[i].new_ones(len(states[i]), dtype=torch.float32) for i in batch], batch_first=True
