@@ -10,17 +10,17 @@ from datetime import datetime
 
 import streamlit as st
 
-from trainer import accounts
-from trainer.accounts import User
-from trainer.audio import AUDIO_EXTENSIONS
+from trainer.app import accounts
+from trainer.app.accounts import User
+from trainer.app.intake import max_upload_mb
+from trainer.app.review import review
+from trainer.app.store import Store, default_data_dir
+from trainer.app.ui.common import close_session, init_state, open_session, reviewed_sessions
+from trainer.app.ui.instructor import render_agreement, render_cohort, render_review
+from trainer.app.ui.practise import render_history, render_rescoring, render_scoring
+from trainer.app.ui.session_view import render_session
 from trainer.errors import AccessDenied, AuthError, TrainerError
-from trainer.intake import max_upload_mb
-from trainer.review import review
-from trainer.store import Store, default_data_dir
-from trainer.ui.common import close_session, init_state, open_session, reviewed_sessions
-from trainer.ui.instructor import render_agreement, render_cohort, render_review
-from trainer.ui.practise import render_history, render_rescoring, render_scoring
-from trainer.ui.session_view import render_session
+from trainer.speech.audio import AUDIO_EXTENSIONS
 
 TRAINEE_PAGES = ("Practise", "My sessions")
 INSTRUCTOR_PAGES = ("Cohort", "Agreement")

@@ -28,13 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.audio import SAMPLE_RATE, load_audio
-from trainer.batch import find_inputs
+from trainer.batch.runner import find_inputs
 from trainer.pipeline import is_transcript
-from trainer.reference import reference_path
 from trainer.schema import Role, Transcript
-from trainer.transcribe import TranscribeOptions, load_model, load_openai_model, transcribe
-from trainer.transcripts import read_transcript
+from trainer.speech.audio import SAMPLE_RATE, load_audio
+from trainer.speech.transcribe import TranscribeOptions, load_model, load_openai_model, transcribe
+from trainer.speech.transcript_files import read_transcript
+from trainer.training.reference import reference_path
 
 AUDIO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "audio"
 JFK = "And so, my fellow Americans, ask not what your country can do for you; ask what you can do for your country."

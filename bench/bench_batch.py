@@ -28,7 +28,7 @@ from pathlib import Path
 
 import psutil
 
-from trainer.audio import AUDIO_EXTENSIONS
+from trainer.speech.audio import AUDIO_EXTENSIONS
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "sample_audio"

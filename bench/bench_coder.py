@@ -27,8 +27,8 @@ def main() -> None:
 
     import torch
 
-    from trainer.annomi import load_annomi
-    from trainer.mi_coder import MICoder
+    from trainer.coding.mi_coder import MICoder
+    from trainer.training.annomi import load_annomi
 
     torch.set_num_threads(args.threads)
     started = time.perf_counter()

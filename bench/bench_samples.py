@@ -13,9 +13,9 @@ import argparse
 import time
 from pathlib import Path
 
-from trainer.batch import find_inputs
+from trainer.batch.runner import find_inputs
 from trainer.pipeline import PipelineOptions, is_transcript, run_session
-from trainer.reference import compare, reference_path
+from trainer.training.reference import compare, reference_path
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ Prints four tables:
    under the best matching of voices to speakers.
 2. Samples: every recording with a `<stem>.ref.csv` (stereo ones mixed to mono first),
    scored end to end with diarization: speech time on the right role (turns, and
-   utterances as `trainer.reference.compare` measures them), counsellor talk share
+   utterances as `trainer.training.reference.compare` measures them), counsellor talk share
    against the reference, role confidence.
 3. Voice counts: one real voice, and three.
 4. Roles from text alone on the AnnoMI development transcripts.
@@ -31,15 +31,15 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from trainer.audio import SAMPLE_RATE, Audio, load_audio
 from trainer.diarize import FRAME, load_encoder, speech_frames
 from trainer.pipeline import PipelineOptions, run_session
-from trainer.reference import compare, reference_path
 from trainer.roles import counsellor_probabilities, voice_profile
 from trainer.schema import Role, Session, SpeakerTurn
 from trainer.speakers import FRAME_S, SpeakerOptions
-from trainer.transcribe import TranscribeOptions, load_model, transcribe
-from trainer.transcripts import read_transcript
+from trainer.speech.audio import SAMPLE_RATE, Audio, load_audio
+from trainer.speech.transcribe import TranscribeOptions, load_model, transcribe
+from trainer.speech.transcript_files import read_transcript
+from trainer.training.reference import compare, reference_path
 
 AUDIO = Path(__file__).resolve().parents[2] / "shared" / "data" / "audio"
 LEFT_PAUSE_S = 2.6  # inside the left speaker's pause between "wizard," and "who"
@@ -209,7 +209,7 @@ def bench_voice_counts(options: SpeakerOptions) -> None:
 
 
 def bench_annomi_roles() -> None:
-    from trainer.annomi import load_annomi
+    from trainer.training.annomi import load_annomi
 
     transcripts = load_annomi(skip_swapped=False)
     right, confidence = 0, []

@@ -44,16 +44,16 @@ def stereo_path() -> Path:
 @pytest.fixture
 def store(tmp_path, monkeypatch):
     """An empty store in a temporary data directory, with cheap password hashes."""
-    from trainer.store import Store
+    from trainer.app.store import Store
 
-    monkeypatch.setattr("trainer.accounts.SCRYPT_N", 2**10)  # these tests are not about hashing cost
+    monkeypatch.setattr("trainer.app.accounts.SCRYPT_N", 2**10)  # these tests are not about hashing cost
     return Store(tmp_path / "data")
 
 
 @pytest.fixture
 def people(store):
     """Two trainees and an instructor in one cohort, an instructor of another."""
-    from trainer.accounts import register
+    from trainer.app.accounts import register
 
     return {
         name: register(store, name, role, cohort, "password1")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from trainer.accounts import User, UserRole, can_review, can_view, hash_password, login, register, verify_password
+from trainer.app.accounts import User, UserRole, can_review, can_view, hash_password, login, register, verify_password
+from trainer.app.store import Store
 from trainer.cli import main
 from trainer.errors import AuthError
-from trainer.store import Store
 
 
 def test_password_hash_is_salted_and_verifies():

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from trainer.annomi import (
+from trainer.schema import Code, Role, Utterance
+from trainer.training.annomi import (
     DATA_DIR,
     grouped_folds,
     load_annomi,
@@ -15,7 +16,6 @@ from trainer.annomi import (
     parse_timestamp,
     series_key,
 )
-from trainer.schema import Code, Role, Utterance
 
 needs_data = pytest.mark.skipif(not DATA_DIR.exists(), reason="AnnoMI development data not present")
 

@@ -8,11 +8,11 @@ import pytest
 from click.testing import CliRunner
 from streamlit.testing.v1 import AppTest
 
-import trainer.intake
+import trainer.app.intake
+from trainer.app.review import Correction
+from trainer.batch.output import session_to_dict
 from trainer.cli import main
-from trainer.output import session_to_dict
 from trainer.pipeline import PipelineOptions, run_session
-from trainer.review import Correction
 from trainer.schema import Code
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -37,7 +37,7 @@ def steps(monkeypatch, transcript_csv) -> list[str]:
 
         return run_session(transcript_csv, options, spy)
 
-    monkeypatch.setattr(trainer.intake, "run_session", fake)
+    monkeypatch.setattr(trainer.app.intake, "run_session", fake)
     return reported
 
 
@@ -122,7 +122,7 @@ def test_play_button_starts_the_recording_there(ann_session, people):
 
 
 def test_unreadable_upload_is_one_error_line_and_saves_nothing(store, people, monkeypatch):
-    monkeypatch.setattr(trainer.intake, "run_session", run_session)  # the real one: decoding fails first
+    monkeypatch.setattr(trainer.app.intake, "run_session", run_session)  # the real one: decoding fails first
     at = sign_in("ann")
     at.radio(key="source").set_value("Upload a file").run()
     at.file_uploader(key="upload").upload("broken.wav", b"RIFF but not really audio" * 50, "audio/wav").run()

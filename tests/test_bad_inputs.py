@@ -16,13 +16,13 @@ import pytest
 import soundfile as sf
 
 from tests.conftest import SHARED_AUDIO
-from trainer import resume
-from trainer.batch import find_inputs, score_batch
-from trainer.checks import check_transcript
+from trainer.batch import resume
+from trainer.batch.runner import find_inputs, score_batch
 from trainer.errors import LanguageError
 from trainer.pipeline import PipelineOptions
 from trainer.schema import Transcript, Word
-from trainer.transcribe import TranscribeOptions
+from trainer.scoring.checks import check_transcript
+from trainer.speech.transcribe import TranscribeOptions
 
 RATE = 16000
 # name -> (status, words expected in its error or warnings); the README's table says the same.

@@ -13,9 +13,9 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from trainer.batch import CRASHED, Outcome, _run_jobs, find_inputs, score_batch
+from trainer.batch.resume import STATE_NAME
+from trainer.batch.runner import CRASHED, Outcome, _run_jobs, find_inputs, score_batch
 from trainer.pipeline import PipelineOptions
-from trainer.resume import STATE_NAME
 
 LINES = (
     ("counsellor", "What brings you in today?"),

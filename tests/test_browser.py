@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from trainer.accounts import register
-from trainer.audio import AUDIO_EXTENSIONS, load_audio
-from trainer.store import Store
+from trainer.app.accounts import register
+from trainer.app.store import Store
+from trainer.speech.audio import AUDIO_EXTENSIONS, load_audio
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by .ci/install; `playwright install` cannot download here

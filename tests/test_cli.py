@@ -9,8 +9,8 @@ import shutil
 from click.testing import CliRunner
 
 from tests.conftest import LEFT_TEXT, RIGHT_TEXT, normalise
+from trainer.batch.output import SUMMARY_COLUMNS
 from trainer.cli import main
-from trainer.output import SUMMARY_COLUMNS
 
 
 def read_summary(out):

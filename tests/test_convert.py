@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import SHARED_AUDIO
-from trainer.convert import CT2_DTYPES, convert, ct2_to_openai, read_ct2
 from trainer.errors import ModelNotAvailable
-from trainer.models import model_dir
+from trainer.speech.convert import CT2_DTYPES, convert, ct2_to_openai, read_ct2
+from trainer.speech.whisper_models import model_dir
 
 
 def write_ct2(path, variables, aliases=(), dtypes=(), spec="WhisperSpec"):

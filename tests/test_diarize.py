@@ -9,7 +9,6 @@ import pytest
 import soundfile as sf
 
 from tests.conftest import SAMPLES, SHARED_AUDIO, normalise
-from trainer.audio import SAMPLE_RATE, Audio, load_audio
 from trainer.diarize import (
     MIN_VOICE_S,
     attribute_mono,
@@ -23,9 +22,10 @@ from trainer.diarize import (
 )
 from trainer.errors import SpeakerError
 from trainer.pipeline import PipelineOptions, run_session
-from trainer.reference import compare, reference_path
 from trainer.schema import Role, Transcript, Word
 from trainer.speakers import FRAME_S, SpeakerOptions
+from trainer.speech.audio import SAMPLE_RATE, Audio, load_audio
+from trainer.training.reference import compare, reference_path
 
 GAP = np.zeros(SAMPLE_RATE, dtype=np.float32)
 

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.test_batch import results, write_transcript
-from trainer.batch import find_inputs, score_batch
+from trainer.batch.runner import find_inputs, score_batch
 from trainer.cli import main
 
 distributed = pytest.importorskip("distributed")
@@ -16,7 +16,7 @@ distributed = pytest.importorskip("distributed")
 
 def model_loads() -> tuple[int, int]:
     """On a worker: (Whisper models loaded, cache hits) in this process."""
-    from trainer.transcribe import load_model
+    from trainer.speech.transcribe import load_model
 
     info = load_model.cache_info()
     return info.misses, info.hits
@@ -52,7 +52,7 @@ def test_batch_on_a_cluster_matches_local_scoring(tmp_path, cluster, stereo_path
 
 
 def test_unreachable_scheduler_is_one_line(tmp_path, transcript_csv, monkeypatch):
-    monkeypatch.setattr("trainer.distributed.CONNECT_TIMEOUT_S", 1)
+    monkeypatch.setattr("trainer.batch.dask_cluster.CONNECT_TIMEOUT_S", 1)
     result = CliRunner().invoke(
         main, ["score", str(transcript_csv), "--out", str(tmp_path / "out"), "--scheduler", "tcp://127.0.0.1:9"]
     )

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import SAMPLES
+from trainer.batch.output import session_from_dict
 from trainer.cli import main
-from trainer.output import session_from_dict
-from trainer.reference import compare, reference_path
+from trainer.training.reference import compare, reference_path
 
 STEREO = SAMPLES / "strong_stereo.opus"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import CQ, CR, OQ, OT, SR
-from trainer.annomi import AnnotatedTranscript, AnnotatedUtterance
-from trainer.evaluation import evaluation_report, score_labels, session_errors
 from trainer.schema import Code, CodedUtterance, Role, Utterance
+from trainer.training.annomi import AnnotatedTranscript, AnnotatedUtterance
+from trainer.training.evaluation import evaluation_report, score_labels, session_errors
 
 
 def test_score_labels_by_hand() -> None:

@@ -9,10 +9,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import CQ, CR, OQ, OT, SR
-from trainer.accounts import User, UserRole
+from trainer.app.accounts import User, UserRole
+from trainer.app.review import Correction, StoredSession, review
+from trainer.app.session_report import render_report
+from trainer.batch.output import session_to_dict
 from trainer.coding import load_coder
-from trainer.feedback import build_feedback
-from trainer.feedback_talk import (
+from trainer.pipeline import summarise
+from trainer.schema import Code, CodedUtterance, Role, Utterance
+from trainer.scoring.change_talk import (
     advice_note,
     asks_permission,
     change_talk_note,
@@ -21,13 +25,8 @@ from trainer.feedback_talk import (
     split_change_talk,
     talk_notes,
 )
-from trainer.html_report import render_report
-from trainer.metrics import compute_metrics
-from trainer.output import session_to_dict
-from trainer.pipeline import summarise
-from trainer.review import Correction, review
-from trainer.schema import Code, CodedUtterance, Role, Utterance
-from trainer.store import StoredSession
+from trainer.scoring.feedback import build_feedback
+from trainer.scoring.metrics import compute_metrics
 
 NEW_KEYS = {"unasked_advice", "change_talk"}
 APP = str(Path(__file__).resolve().parents[1] / "app.py")

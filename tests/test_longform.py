@@ -6,10 +6,10 @@ import numpy as np
 import soundfile as sf
 
 from tests.conftest import SHARED_AUDIO, normalise
-from trainer import audio as audio_module
-from trainer.audio import SAMPLE_RATE, Audio, load_audio
-from trainer.longform import cut_points, transcribe_recording
-from trainer.transcribe import transcribe
+from trainer.speech import audio as audio_module
+from trainer.speech.audio import SAMPLE_RATE, Audio, load_audio
+from trainer.speech.longform import cut_points, transcribe_recording
+from trainer.speech.transcribe import transcribe
 
 
 def test_decoding_in_blocks_keeps_every_sample_in_its_channel(monkeypatch):

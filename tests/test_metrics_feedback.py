@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import CQ, CR, OQ, OT, SR
-from trainer.feedback import build_feedback
-from trainer.metrics import compute_metrics, level
 from trainer.schema import CodedUtterance, Role, Utterance
+from trainer.scoring.feedback import build_feedback
+from trainer.scoring.metrics import compute_metrics, level
 
 
 def session(codes, client_seconds=10.0, timed=True):

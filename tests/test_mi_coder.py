@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from trainer.annomi import OTHER_SUBTYPES
+from trainer.coding.mi_coder import MODEL_DIR, MICoder, load_mi_coder
+from trainer.coding.network import MAX_TOKENS, NO_NEIGHBOUR, neighbours, overlap_features, token_ids
 from trainer.errors import ModelNotAvailable
-from trainer.evaluation import asr_style
-from trainer.mi_coder import MODEL_DIR, MICoder, load_mi_coder
-from trainer.mi_model import MAX_TOKENS, NO_NEIGHBOUR, neighbours, overlap_features, token_ids
 from trainer.schema import Code, Role, Utterance
+from trainer.training.annomi import OTHER_SUBTYPES
+from trainer.training.evaluation import asr_style
 
 C, K = Role.COUNSELLOR, Role.CLIENT
 CONVERSATION = (
@@ -48,7 +48,7 @@ def test_overlap_features_see_repeated_content_words() -> None:
 
 
 def test_long_turns_keep_their_end() -> None:
-    from trainer.minilm import load_minilm
+    from trainer.coding.minilm import load_minilm
 
     tokenizer, _ = load_minilm()
     long_turn = "blah " * 200 + "what do you think about that"

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from trainer import models
 from trainer.errors import ModelNotAvailable
-from trainer.models import (
+from trainer.speech import whisper_models as models
+from trainer.speech.whisper_models import (
     BASE_SHA256,
     cache_dir,
     describe_available,

@@ -10,10 +10,10 @@ import soundfile
 from click.testing import CliRunner
 
 from tests.conftest import SHARED_AUDIO
-from trainer import record as recorder
 from trainer.cli import main
 from trainer.errors import RecordingError
-from trainer.record import FLOOR_DB, RecordOptions, level_db, meter, record
+from trainer.speech import record as recorder
+from trainer.speech.record import FLOOR_DB, RecordOptions, level_db, meter, record
 
 
 class FakeStream:

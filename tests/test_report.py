@@ -9,9 +9,9 @@ from html.parser import HTMLParser
 from click.testing import CliRunner
 
 from tests.test_batch import write_transcript
-from trainer.batch import find_inputs, score_batch
+from trainer.batch.cohort_report import CSV_COLUMNS, write_report
+from trainer.batch.runner import find_inputs, score_batch
 from trainer.cli import main
-from trainer.report import CSV_COLUMNS, write_report
 
 # Mostly closed questions, one simple reflection: below every MITI threshold.
 WEAK = (

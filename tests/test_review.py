@@ -6,14 +6,12 @@ import json
 
 import pytest
 
-from trainer.accounts import User, UserRole
-from trainer.html_report import render_report
-from trainer.output import session_to_dict
-from trainer.pipeline import PipelineOptions, run_session
-from trainer.review import (
+from trainer.app.accounts import User, UserRole
+from trainer.app.review import (
     Comment,
     Correction,
     Edit,
+    StoredSession,
     agreement,
     code_pairs,
     corrections_from_edits,
@@ -22,9 +20,11 @@ from trainer.review import (
     locate,
     review,
 )
+from trainer.app.session_report import render_report
+from trainer.batch.output import session_to_dict
+from trainer.pipeline import PipelineOptions, run_session
 from trainer.schema import Code, Role
-from trainer.store import StoredSession
-from trainer.transcripts import read_transcript
+from trainer.speech.transcript_files import read_transcript
 
 OQ, CQ, SR, CR, OTHER = (
     Code.OPEN_QUESTION,

@@ -11,15 +11,11 @@ import pytest
 
 from tests.conftest import CQ, CR, OQ, OT
 from tests.test_feedback_talk import client, says
-from trainer.accounts import User, UserRole
-from trainer.errors import ReviewError
-from trainer.feedback_talk import sure_subcode
-from trainer.html_report import render_report
-from trainer.output import session_to_dict
-from trainer.pipeline import summarise
-from trainer.review import (
+from trainer.app.accounts import User, UserRole
+from trainer.app.review import (
     Correction,
     Edit,
+    StoredSession,
     apply_corrections,
     code_pairs,
     corrections_from_edits,
@@ -27,8 +23,13 @@ from trainer.review import (
     export_document,
     review,
 )
+from trainer.app.session_report import render_report
+from trainer.app.store import DB_NAME, MIGRATIONS, Store
+from trainer.batch.output import session_to_dict
+from trainer.errors import ReviewError
+from trainer.pipeline import summarise
 from trainer.schema import Role
-from trainer.store import DB_NAME, MIGRATIONS, Store, StoredSession
+from trainer.scoring.change_talk import sure_subcode
 
 ADVICE = "You should cut down to two beers a night."
 KIDS = "I do want to be there for my kids."

@@ -8,14 +8,14 @@ from dataclasses import replace
 import pytest
 from click.testing import CliRunner
 
-from trainer.annomi import DATA_DIR, load_annomi
+from trainer.batch.output import write_session_json
 from trainer.cli import main
 from trainer.coding import load_coder
 from trainer.errors import SpeakerError
-from trainer.output import write_session_json
 from trainer.pipeline import run_session
 from trainer.roles import assign_roles, counsellor_probabilities, swap_session, voice_profile
 from trainer.schema import Attribution, Code, Role, SpeakerTurn, Word
+from trainer.training.annomi import DATA_DIR, load_annomi
 
 DIALOGUE = (
     ("S0", "Hi, what brings you in today?"),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from trainer.coding import RuleCoder, load_coder
+from trainer.coding import load_coder
+from trainer.coding.rules import RuleCoder
 from trainer.schema import Code, Role, Utterance
 
 CASES = [

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainer.audio import SAMPLE_RATE, Audio
 from trainer.errors import SpeakerError
 from trainer.schema import Attribution, Role, SpeakerTurn, Transcript, Word
+from trainer.scoring.utterances import build_utterances
 from trainer.speakers import SpeakerOptions, assign_words, channel_turns, choose_method, drop_bleed
-from trainer.utterances import build_utterances
+from trainer.speech.audio import SAMPLE_RATE, Audio
 
 
 def tone(seconds: float, amplitude: float = 0.3) -> np.ndarray:

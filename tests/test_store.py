@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-import trainer.intake
+import trainer.app.intake
+from trainer.app.intake import rescore, score_upload
+from trainer.app.review import Comment, Correction
+from trainer.app.store import DB_NAME, SCHEMA_VERSION, Store, default_data_dir
+from trainer.batch.output import session_to_dict
 from trainer.errors import AccessDenied, AudioError, StoreError, UploadError
-from trainer.intake import rescore, score_upload
-from trainer.output import session_to_dict
 from trainer.pipeline import run_session
-from trainer.review import Comment, Correction
 from trainer.schema import Code
-from trainer.store import DB_NAME, SCHEMA_VERSION, Store, default_data_dir
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def document(transcript_csv) -> dict:
 @pytest.fixture
 def fake_pipeline(monkeypatch, transcript_csv):
     """Upload scoring without Whisper: whatever is uploaded, score the transcript."""
-    monkeypatch.setattr(trainer.intake, "run_session", lambda path, options, hook: run_session(transcript_csv))
+    monkeypatch.setattr(trainer.app.intake, "run_session", lambda path, options, hook: run_session(transcript_csv))
 
 
 def files_under(path: Path) -> list[str]:
@@ -181,10 +181,10 @@ def test_refused_uploads_write_nothing(store, people, name, size, limit, problem
 
 def test_upload_limit_from_the_environment(monkeypatch):
     monkeypatch.setenv("TRAINER_MAX_UPLOAD_MB", "5")
-    assert trainer.intake.max_upload_mb() == 5
+    assert trainer.app.intake.max_upload_mb() == 5
     monkeypatch.setenv("TRAINER_MAX_UPLOAD_MB", "lots")
     with pytest.raises(UploadError, match="whole number"):
-        trainer.intake.max_upload_mb()
+        trainer.app.intake.max_upload_mb()
 
 
 def test_rescore_keeps_the_stored_result_when_scoring_fails(store, people, fake_pipeline, stereo_path, monkeypatch):
@@ -193,7 +193,7 @@ def test_rescore_keeps_the_stored_result_when_scoring_fails(store, people, fake_
     def broken(path, options, hook):
         raise AudioError(f"{path}: decoder gave up")
 
-    monkeypatch.setattr(trainer.intake, "run_session", broken)
+    monkeypatch.setattr(trainer.app.intake, "run_session", broken)
     with pytest.raises(AudioError, match="^week1.wav: decoder gave up"):
         rescore(store, people["ivy"], saved.id)
     assert store.session(people["ann"], saved.id).document == saved.document

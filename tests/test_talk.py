@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from trainer.output import session_from_dict, session_to_dict
+from trainer.batch.output import session_from_dict, session_to_dict
 from trainer.pipeline import run_session
 from trainer.schema import Attribution, Role, Transcript, Utterance, Word
-from trainer.talk import merge, role_speech, swap_talk, talk_stats
+from trainer.scoring.talk_time import merge, role_speech, swap_talk, talk_stats
 
 C, K = Role.COUNSELLOR, Role.CLIENT
 

@@ -12,11 +12,11 @@ import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
 
-from trainer.annomi import DATA_DIR, load_annomi
 from trainer.cli import main
-from trainer.mi_coder import MODEL_DIR, MICoder
-from trainer.mi_model import ContextHead
-from trainer.training import IGNORE, FrozenStates, TrainOptions, _correct_priors, _Network, train_coder
+from trainer.coding.mi_coder import MODEL_DIR, MICoder
+from trainer.coding.network import ContextHead
+from trainer.training.annomi import DATA_DIR, load_annomi
+from trainer.training.train import IGNORE, FrozenStates, TrainOptions, _correct_priors, _Network, train_coder
 
 pytestmark = pytest.mark.skipif(not DATA_DIR.exists(), reason="AnnoMI development data not present")
 QUICK = TrainOptions(trained_layers=1, epochs=1, window=32)

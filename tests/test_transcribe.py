@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from tests.conftest import JFK_TEXT, LEFT_TEXT, RIGHT_TEXT, SHARED_AUDIO, normalise
-from trainer import transcribe as stage
-from trainer.audio import SAMPLE_RATE, load_audio
 from trainer.errors import ModelNotAvailable
-from trainer.transcribe import TranscribeOptions, transcribe, transcribe_channels
+from trainer.speech import transcribe as stage
+from trainer.speech.audio import SAMPLE_RATE, load_audio
+from trainer.speech.transcribe import TranscribeOptions, transcribe, transcribe_channels
 
 # openai-whisper's torch threads thrash when the machine's cores are shared; one thread keeps tests quick.
 OPENAI = TranscribeOptions(backend="openai-whisper", cpu_threads=1)

@@ -8,7 +8,7 @@ import pytest
 
 from trainer.errors import TranscriptFormatError
 from trainer.schema import Code, Role
-from trainer.transcripts import read_transcript
+from trainer.speech.transcript_files import read_transcript
 
 
 def test_csv_keeps_every_row_in_order_with_times(transcript_csv):

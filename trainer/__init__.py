@@ -1,8 +1,9 @@
 """Active-listening skills trainer: score counselling role plays utterance by utterance.
 
-The stages, in order (each its own module):
-audio -> transcribe -> speakers -> utterances -> coding -> metrics -> feedback,
-chained in `trainer.pipeline.run_session`.
+The stages, in order, chained in `trainer.pipeline.run_session`:
+speech (audio -> transcript) -> speakers -> scoring.utterances -> coding -> scoring (metrics,
+feedback). `batch` scores many inputs, `app` keeps and reviews sessions, `training` builds
+the coder.
 """
 
 __version__ = "0.1.0"

@@ -13,12 +13,12 @@ from typing import Any
 import click
 
 from trainer import __version__
-from trainer.batch import find_inputs, score_batch
+from trainer.batch.runner import find_inputs, score_batch
 from trainer.coding import CODERS, DEFAULT_CODER
 from trainer.diarize import MAX_SPEAKERS
 from trainer.pipeline import PipelineOptions
 from trainer.speakers import METHODS, SpeakerOptions
-from trainer.transcribe import BACKENDS, DEFAULT_MODEL, TranscribeOptions
+from trainer.speech.transcribe import BACKENDS, DEFAULT_MODEL, TranscribeOptions
 
 
 def pipeline_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -160,7 +160,7 @@ def score(
         try:
             executor = None
             if scheduler:
-                from trainer.distributed import dask_executor
+                from trainer.batch.dask_cluster import dask_executor
 
                 executor = stack.enter_context(dask_executor(scheduler, options))
             result = score_batch(
@@ -179,7 +179,7 @@ def score(
     ok = len(result.rows) - len(result.failed)
     click.echo(f"{ok} of {len(result.rows)} scored; summary: {out_dir / 'summary.csv'}", err=True)
     if with_report:
-        from trainer.report import write_report
+        from trainer.batch.cohort_report import write_report
 
         click.echo(f"report: {write_report(out_dir).html}", err=True)
     if result.failed:
@@ -196,8 +196,8 @@ def report(folder: Path) -> None:
 
     Example: trainer report out/
     """
+    from trainer.batch.cohort_report import write_report
     from trainer.errors import TrainerError
-    from trainer.report import write_report
 
     try:
         files = write_report(folder)
@@ -221,9 +221,9 @@ def swap_roles(results: tuple[Path, ...], coder: str) -> None:
     """
     import json
 
+    from trainer.batch.output import session_from_dict, write_session_json
     from trainer.coding import load_coder
     from trainer.errors import TrainerError
-    from trainer.output import session_from_dict, write_session_json
     from trainer.roles import swap_session
 
     try:
@@ -266,8 +266,8 @@ def record(
     """
     import threading
 
-    from trainer import record as recorder
     from trainer.errors import TrainerError
+    from trainer.speech import record as recorder
 
     stop = threading.Event()
     # Enter (or the end of standard input) stops; Ctrl-C is handled by the recorder.
@@ -292,7 +292,7 @@ def record(
 
 def data_dir_option(command: Callable[..., Any]) -> Callable[..., Any]:
     """--data-dir, shared by the commands that use the app's store."""
-    from trainer.store import DATA_DIR_ENV, DEFAULT_DATA_DIR
+    from trainer.app.store import DATA_DIR_ENV, DEFAULT_DATA_DIR
 
     return click.option(
         "--data-dir",
@@ -323,9 +323,9 @@ def user_add(name: str, role: str, cohort: str, password_stdin: bool, data_dir: 
 
     Example: echo 's3cret-pass' | trainer user add ivy --role instructor --cohort spring --password-stdin
     """
-    from trainer.accounts import register
+    from trainer.app.accounts import register
+    from trainer.app.store import Store
     from trainer.errors import TrainerError
-    from trainer.store import Store
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -358,9 +358,9 @@ def app(data_dir: Path, port: int, max_upload_mb: int, streamlit_args: tuple[str
     import os
     import subprocess
 
+    from trainer.app.intake import MAX_UPLOAD_ENV
+    from trainer.app.store import DATA_DIR_ENV, Store
     from trainer.errors import TrainerError
-    from trainer.intake import MAX_UPLOAD_ENV
-    from trainer.store import DATA_DIR_ENV, Store
 
     script = Path(__file__).resolve().parents[1] / "app.py"
     if not script.is_file():
@@ -427,21 +427,21 @@ def evaluate(
 
     Example: trainer evaluate --folds 5 > evaluation.md
     """
-    from trainer.annomi import DATA_DIR, load_annomi
     from trainer.coding import load_coder
     from trainer.errors import TrainerError
-    from trainer.evaluation import code_transcripts, evaluation_report
+    from trainer.training.annomi import DATA_DIR, load_annomi
+    from trainer.training.evaluation import code_transcripts, evaluation_report
 
     logging.getLogger("trainer").setLevel(logging.INFO)  # progress of a long run
     try:
         transcripts = load_annomi(data_dir or DATA_DIR)
         if model_dir or coder_name:
-            from trainer.mi_coder import MICoder
+            from trainer.coding.mi_coder import MICoder
 
             coder = MICoder.load(model_dir) if model_dir else load_coder(coder_name)
             coded, coded_asr = code_transcripts(coder, transcripts)
         else:
-            from trainer.training import TrainOptions, cross_validate
+            from trainer.training.train import TrainOptions, cross_validate
 
             result = cross_validate(transcripts, folds, TrainOptions(seed=seed, device=device))
             coded, coded_asr = result.coded, result.coded_asr
@@ -466,9 +466,9 @@ def train_coder(data_dir: Path | None, device: str, out_dir: Path | None, seed: 
 
     Example: trainer train-coder --out models/mi_coder
     """
-    from trainer.annomi import DATA_DIR, load_annomi
-    from trainer.mi_coder import MODEL_DIR
-    from trainer.training import TrainOptions, train_coder
+    from trainer.coding.mi_coder import MODEL_DIR
+    from trainer.training.annomi import DATA_DIR, load_annomi
+    from trainer.training.train import TrainOptions, train_coder
 
     logging.getLogger("trainer").setLevel(logging.INFO)
     options = TrainOptions(seed=seed, device=device)

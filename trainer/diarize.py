@@ -18,11 +18,11 @@ from itertools import combinations
 
 import numpy as np
 
-from trainer.audio import SAMPLE_RATE, Audio
 from trainer.errors import SpeakerError
 from trainer.roles import assign_roles
 from trainer.schema import Attribution, SpeakerTurn, Transcript, Word
 from trainer.speakers import FRAME_S, SpeakerOptions, assign_words, runs_to_turns
+from trainer.speech.audio import SAMPLE_RATE, Audio
 
 FRAME = int(FRAME_S * SAMPLE_RATE)  # samples per VAD frame (webrtcvad takes 10, 20 or 30 ms)
 VAD_MODE = 2  # webrtcvad aggressiveness, 0..3; word gaps then cut what it bridges

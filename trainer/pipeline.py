@@ -14,18 +14,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from trainer.audio import load_audio
-from trainer.checks import check_audio, check_roles, check_transcript
 from trainer.coding import DEFAULT_CODER, load_coder
-from trainer.feedback import build_feedback
-from trainer.longform import transcribe_recording
-from trainer.metrics import compute_metrics
 from trainer.schema import Attribution, CodedUtterance, Session
+from trainer.scoring.checks import check_audio, check_roles, check_transcript
+from trainer.scoring.feedback import build_feedback
+from trainer.scoring.metrics import compute_metrics
+from trainer.scoring.talk_time import role_speech, talk_stats
+from trainer.scoring.utterances import build_utterances
 from trainer.speakers import SpeakerOptions, attribute, choose_method, drop_bleed
-from trainer.talk import role_speech, talk_stats
-from trainer.transcribe import TranscribeOptions
-from trainer.transcripts import TRANSCRIPT_EXTENSIONS, read_transcript
-from trainer.utterances import build_utterances
+from trainer.speech.audio import load_audio
+from trainer.speech.longform import transcribe_recording
+from trainer.speech.transcribe import TranscribeOptions
+from trainer.speech.transcript_files import TRANSCRIPT_EXTENSIONS, read_transcript
 
 AUDIO_STEPS = ("audio", "transcribe", "speakers", "utterances", "coding", "metrics", "feedback")
 TRANSCRIPT_STEPS = ("transcript", "coding", "metrics", "feedback")

@@ -17,11 +17,12 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from trainer.coding import OPEN_STARTS, REFLECTION_STARTS, Coder
+from trainer.coding import Coder
+from trainer.coding.rules import OPEN_STARTS, REFLECTION_STARTS
 from trainer.errors import SpeakerError
 from trainer.pipeline import summarise
 from trainer.schema import Role, Session, SpeakerTurn, Word
-from trainer.talk import swap_talk
+from trainer.scoring.talk_time import swap_talk
 
 YOU_WORDS = frozenset({"you", "your", "you're", "yours", "yourself", "you've", "you'd", "you'll"})
 I_WORDS = frozenset({"i", "i'm", "me", "my", "mine", "myself", "i've", "i'd", "i'll"})

@@ -150,7 +150,7 @@ class Feedback:
 
 @dataclass(frozen=True)
 class TalkStats:
-    """Who talked how long, over whom, and how quickly each side answered (trainer.talk)."""
+    """Who talked how long, over whom, and how quickly each side answered (trainer.scoring.talk_time)."""
 
     speaking_s: tuple[tuple[Role, float], ...]  # speech per role, pauses excluded
     overlap_s: float  # seconds in which both roles speak at once

@@ -16,9 +16,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from trainer.audio import SAMPLE_RATE, Audio
 from trainer.errors import SpeakerError
 from trainer.schema import Attribution, Role, SpeakerTurn, Transcript, Word
+from trainer.speech.audio import SAMPLE_RATE, Audio
 
 FRAME_S = 0.02  # energy frame length in seconds
 SILENCE_DB = -45.0  # frames this far below the loudest frame are silence

@@ -1,0 +1,126 @@
+"""Turn an uploaded recording into a stored, scored session, or into nothing at all.
+
+The upload is written inside the data directory while it is scored and moved into the
+store only when scoring succeeds (`Store.add_session` is one transaction), so a failure
+at any stage leaves neither a half-saved session nor a stray file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from trainer.app.accounts import User
+from trainer.app.review import StoredSession
+from trainer.app.store import Store
+from trainer.batch.output import session_to_dict
+from trainer.errors import StoreError, TrainerError, UploadError
+from trainer.pipeline import Hook, PipelineOptions, run_session
+from trainer.schema import Session
+from trainer.speech.audio import AUDIO_EXTENSIONS
+
+MAX_UPLOAD_ENV = "TRAINER_MAX_UPLOAD_MB"
+DEFAULT_MAX_UPLOAD_MB = 200  # Streamlit's own default upload limit; about 3 h of 16 kHz WAV
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The session an upload produced, or the one it had already produced."""
+
+    stored: StoredSession
+    reused: bool  # the same bytes were scored before: nothing new was stored
+
+
+def _ignore(step: str, artifact: Any, *, completed: int, total: int) -> None:
+    """Default progress hook: report nothing."""
+
+
+def max_upload_mb() -> int:
+    """The upload limit in MB: $TRAINER_MAX_UPLOAD_MB, else DEFAULT_MAX_UPLOAD_MB.
+
+    Raises:
+        UploadError: the variable is set to something other than a positive whole number.
+    """
+    raw = os.environ.get(MAX_UPLOAD_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_UPLOAD_MB
+    if not raw.isdigit() or int(raw) == 0:
+        raise UploadError(f"{MAX_UPLOAD_ENV}={raw!r}: give the limit as a whole number of MB")
+    return int(raw)
+
+
+def check_upload(filename: str, size: int, limit_mb: int) -> str:
+    """The upload's lower-case extension, once its name and size are acceptable.
+
+    Raises:
+        UploadError: too large, empty, or not an audio format the trainer reads.
+    """
+    suffix = Path(filename).suffix.lower()
+    if suffix not in AUDIO_EXTENSIONS:
+        raise UploadError(f"{filename}: not a supported recording ({', '.join(AUDIO_EXTENSIONS)})")
+    if size == 0:
+        raise UploadError(f"{filename}: the file is empty")
+    if size > limit_mb * 1024 * 1024:
+        raise UploadError(f"{filename}: {size / 2**20:.0f} MB is over the {limit_mb} MB upload limit")
+    return suffix
+
+
+def score_upload(
+    store: Store,
+    owner: User,
+    filename: str,
+    data: bytes,
+    options: PipelineOptions = PipelineOptions(),
+    hook: Hook = _ignore,
+    limit_mb: int | None = None,
+) -> Scored:
+    """Score an uploaded recording and store it with its audio, or store nothing.
+
+    Raises:
+        UploadError: the upload is refused before scoring.
+        TrainerError: scoring failed (its subclass says why); nothing was stored.
+    """
+    suffix = check_upload(filename, len(data), max_upload_mb() if limit_mb is None else limit_mb)
+    digest = hashlib.sha256(data).hexdigest()
+    existing = store.find_session(owner, digest)
+    if existing is not None:
+        return Scored(existing, reused=True)
+    fd, name = tempfile.mkstemp(dir=store.incoming_dir, suffix=suffix)
+    path = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        session = _run(path, filename, options, hook)
+        return Scored(store.add_session(owner, filename, session_to_dict(session), digest, audio=path), reused=False)
+    finally:
+        path.unlink(missing_ok=True)  # already moved into the store on success
+
+
+def _run(path: Path, name: str, options: PipelineOptions, hook: Hook) -> Session:
+    """run_session on a stored or incoming file, naming it as the user knows it (also in errors)."""
+    try:
+        return replace(run_session(path, options, hook), source=name)
+    except TrainerError as e:
+        raise type(e)(str(e).replace(str(path), name)) from e
+
+
+def rescore(
+    store: Store, viewer: User, session_id: int, options: PipelineOptions = PipelineOptions(), hook: Hook = _ignore
+) -> StoredSession:
+    """Score a stored recording again (new models, new coder); corrections are kept.
+
+    Raises:
+        AccessDenied: the viewer may not see the session.
+        StoreError: the session has no recording.
+        TrainerError: scoring failed; the stored result is unchanged.
+    """
+    stored = store.session(viewer, session_id)
+    audio = store.audio_file(stored)
+    if audio is None or not audio.is_file():
+        raise StoreError(f"session {session_id} has no recording to score again")
+    session = _run(audio, stored.title, options, hook)
+    return store.replace_document(viewer, session_id, session_to_dict(session))

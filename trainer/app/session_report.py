@@ -1,0 +1,188 @@
+"""How a session looks: labels and colours for codes and metrics, and a printable HTML report.
+
+The app draws with the same labels and colours, so a code looks the same on screen and
+on paper. The report is one self-contained HTML file (no scripts, no external files)
+that prints cleanly from any browser, or saves as PDF from the print dialogue.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import TYPE_CHECKING
+
+from trainer.schema import Code, CodedUtterance, FeedbackItem, Role
+from trainer.scoring.metrics import THRESHOLDS, level
+
+if TYPE_CHECKING:
+    from trainer.app.review import Reviewed, StoredSession
+
+LOW_CONFIDENCE = 0.6  # codes the coder was less sure of than this are marked for a second look
+CODE_LABELS = {
+    Code.OPEN_QUESTION: "Open question",
+    Code.CLOSED_QUESTION: "Closed question",
+    Code.SIMPLE_REFLECTION: "Simple reflection",
+    Code.COMPLEX_REFLECTION: "Complex reflection",
+    Code.OTHER: "Other",
+}
+# Streamlit's colour names (st.badge, :color-background[...]), so the app needs no CSS.
+CODE_COLOURS = {
+    Code.OPEN_QUESTION: "green",
+    Code.CLOSED_QUESTION: "orange",
+    Code.SIMPLE_REFLECTION: "blue",
+    Code.COMPLEX_REFLECTION: "violet",
+    Code.OTHER: "gray",
+}
+COLOUR_HEX = {
+    "green": "#2e9d58",
+    "orange": "#e07b12",
+    "blue": "#2f7ed8",
+    "violet": "#8a4fd3",
+    "gray": "#8a8f98",
+    "red": "#d64545",
+    "slate": "#475569",
+}
+CLIENT_COLOUR = "slate"
+LEVEL_COLOURS = {"good": "green", "fair": "orange", "practise": "red", "info": "gray"}
+LEVEL_NAMES = {"info": "note"}  # how a feedback point's level is labelled, where not by its own name
+METRIC_LABELS = {
+    "reflection_question_ratio": "Reflections per question",
+    "complex_reflection_share": "Complex reflections",
+    "open_question_share": "Open questions",
+    "counsellor_talk_share": "Your talk time",
+}
+ROLE_LABELS = {Role.COUNSELLOR: "Counsellor", Role.CLIENT: "Client"}
+
+
+def machine_label(machine: CodedUtterance) -> str:
+    """What the coder said of an utterance an instructor corrected: code or speaker, and its finer label.
+
+    The finer label matters since an instructor may correct only it (advice that was information).
+    """
+    said = CODE_LABELS[machine.code] if machine.code else ROLE_LABELS[machine.speaker].lower()
+    return f"{said} ({machine.subcode})" if machine.subcode else said
+
+
+_CSS = """
+body { font: 15px/1.45 system-ui, sans-serif; color: #1f2933; max-width: 860px; margin: 2em auto; padding: 0 1em; }
+h1 { font-size: 1.6em; margin-bottom: .2em; } h2 { font-size: 1.2em; margin-top: 1.6em; border-bottom: 1px solid #ddd; }
+.meta { color: #52606d; } table { border-collapse: collapse; width: 100%; }
+td, th { padding: .35em .5em; border-bottom: 1px solid #eee; text-align: left; vertical-align: top; }
+.badge { display: inline-block; padding: 0 .45em; border-radius: .6em; color: #fff; font-size: .8em; }
+.badge { white-space: nowrap; }
+.item { margin: .6em 0; } blockquote { margin: .3em 0 .3em 1em; color: #3e4c59; font-style: italic; }
+.time { color: #7b8794; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.note { color: #7b8794; font-size: .85em; } .legend .badge { margin-right: .4em; }
+tr, .item { break-inside: avoid; } @page { margin: 1.5cm; }
+@media print { body { margin: 0; max-width: none; } }
+"""
+
+
+def clock(seconds: float | None) -> str:
+    """Seconds as m:ss (or h:mm:ss), '' when unknown."""
+    if seconds is None:
+        return ""
+    whole = int(seconds)
+    h, rest = divmod(whole, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+def format_metric(key: str, value: float | None) -> str:
+    """A metric as people read it: a ratio to one decimal, a share in percent."""
+    if value is None:
+        return "–"
+    return f"{value:.1f}" if key == "reflection_question_ratio" else f"{value:.0%}"
+
+
+def level_text(key: str, value: float | None) -> str:
+    """The MITI level of a metric in words: good, fair, practise; 'guide' or 'n/a' when not judged."""
+    if key not in THRESHOLDS:
+        return "guide"
+    return "n/a" if value is None else level(key, value)
+
+
+def is_low_confidence(coded: CodedUtterance) -> bool:
+    """Whether the coder gave this code with less than LOW_CONFIDENCE."""
+    return coded.code is not None and coded.confidence is not None and coded.confidence < LOW_CONFIDENCE
+
+
+def _badge(text: str, colour: str) -> str:
+    return f'<span class="badge" style="background:{COLOUR_HEX[colour]}">{escape(text)}</span>'
+
+
+def _metric_rows(reviewed: Reviewed) -> str:
+    m = reviewed.session.metrics
+    rows = []
+    for key, label in METRIC_LABELS.items():
+        value, t = getattr(m, key), THRESHOLDS.get(key)
+        judged = level(key, value)
+        rows.append(
+            f"<tr><td>{label}</td><td><b>{format_metric(key, value)}</b></td>"
+            f"<td>{format_metric(key, t.fair) if t else ''}</td><td>{format_metric(key, t.good) if t else ''}</td>"
+            f"<td>{_badge(level_text(key, value), LEVEL_COLOURS[judged])}</td></tr>"
+        )
+    return "<table><tr><th>Metric</th><th>You</th><th>Fair</th><th>Good</th><th></th></tr>" + "".join(rows) + "</table>"
+
+
+def _item(item: FeedbackItem) -> str:
+    quotes = "".join(f"<blockquote>“{escape(e)}”</blockquote>" for e in item.examples)
+    badge = _badge(LEVEL_NAMES.get(item.level, item.level), LEVEL_COLOURS.get(item.level, "gray"))
+    return f'<div class="item">{badge} <b>{escape(item.title)}</b><br>{escape(item.message)}{quotes}</div>'
+
+
+def _utterance_row(i: int, coded: CodedUtterance, reviewed: Reviewed) -> str:
+    u = coded.utterance
+    fix = reviewed.correction(i)
+    machine = reviewed.automatic.utterances[i]
+    if coded.code is not None:
+        label = CODE_LABELS[coded.code] + (" ?" if is_low_confidence(coded) else "")
+        badge = _badge(label, CODE_COLOURS[coded.code])
+    else:
+        badge = ""
+    notes = []
+    if fix and fix.changes_coding:
+        notes.append(f"corrected by {escape(fix.author)} (machine: {escape(machine_label(machine))})")
+    if fix and fix.comment:
+        notes.append(f"{escape(fix.author)}: {escape(fix.comment)}")
+    note = "".join(f'<div class="note">{n}</div>' for n in notes)
+    return (
+        f'<tr><td class="time">{clock(u.start)}</td><td>{ROLE_LABELS[u.speaker]}</td>'
+        f"<td>{badge}</td><td>{escape(u.text)}{note}</td></tr>"
+    )
+
+
+def render_report(stored: StoredSession, reviewed: Reviewed) -> str:
+    """A printable, self-contained HTML report of one session as reviewed."""
+    s = reviewed.session
+    f = s.feedback
+    meta = [
+        f"Trainee: {escape(stored.owner.name)} ({escape(stored.owner.cohort)})",
+        f"Recorded: {escape(stored.created_at[:16].replace('T', ' '))} UTC",
+        f"Length: {clock(s.duration_s)}" if s.duration_s else "",
+        f"Reviewed by {escape(stored.reviewed_by)}" if stored.reviewed_by else "Not reviewed yet",
+    ]
+    sections = [
+        f"<h1>{escape(stored.title)}</h1><p class='meta'>{' · '.join(m for m in meta if m)}</p>",
+        f"<p><b>{escape(f.summary)}</b></p>",
+        "".join(f'<p class="note">Note: {escape(w)}</p>' for w in s.warnings),
+        "<h2>Metrics</h2>" + _metric_rows(reviewed),
+    ]
+    for heading, items in (("What went well", f.strengths), ("To practise next", f.practise), ("Also", f.notes)):
+        if items:
+            sections.append(f"<h2>{heading}</h2>" + "".join(_item(i) for i in items))
+    if reviewed.comments:
+        sections.append(
+            "<h2>Instructor comments</h2>"
+            + "".join(f"<p><b>{escape(c.author)}</b>: {escape(c.text)}</p>" for c in reviewed.comments)
+        )
+    legend = " ".join(_badge(CODE_LABELS[c], CODE_COLOURS[c]) for c in Code)
+    sections.append(
+        f"<h2>Transcript</h2><p class='legend'>{legend} <span class='note'>? = coder less than "
+        f"{LOW_CONFIDENCE:.0%} sure</span></p><table>"
+        + "".join(_utterance_row(i, c, reviewed) for i, c in enumerate(s.utterances))
+        + "</table>"
+    )
+    body = "\n".join(x for x in sections if x)
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(stored.title)}</title>'
+        f"<style>{_CSS}</style></head><body>\n{body}\n</body></html>\n"
+    )

@@ -1,0 +1,111 @@
+"""Altair charts of a session and of progress over time (plain functions, no Streamlit calls)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import altair as alt
+import pandas as pd
+
+from trainer.app.session_report import CLIENT_COLOUR, CODE_COLOURS, CODE_LABELS, COLOUR_HEX, METRIC_LABELS, ROLE_LABELS
+from trainer.schema import Code, Role, Session
+from trainer.scoring.feedback import TALK_SHARE_GUIDE
+from trainer.scoring.metrics import THRESHOLDS, talk_time
+
+CLIENT_LABEL = "Client"
+UNCODED_LABEL = "Counsellor (no code)"
+
+
+def _label(speaker: Role, code: Code | None) -> str:
+    if speaker is Role.CLIENT:
+        return CLIENT_LABEL
+    return CODE_LABELS[code] if code else UNCODED_LABEL
+
+
+def _colour_scale() -> alt.Scale:
+    labels = [*CODE_LABELS.values(), CLIENT_LABEL, UNCODED_LABEL]
+    colours = [COLOUR_HEX[CODE_COLOURS[c]] for c in CODE_LABELS] + [COLOUR_HEX[CLIENT_COLOUR], "#c0c4cc"]
+    return alt.Scale(domain=labels, range=colours)
+
+
+def talk_time_chart(session: Session) -> alt.Chart:
+    """Bar per role: how long (or how many words) each side spoke, with its share."""
+    amount, basis = talk_time(session.utterances)
+    total = sum(amount.values()) or 1.0
+    data = pd.DataFrame(
+        {
+            "role": [ROLE_LABELS[r] for r in amount],
+            "amount": [round(v, 1) for v in amount.values()],
+            "share": [f"{v / total:.0%}" for v in amount.values()],
+        }
+    )
+    unit = "seconds" if basis == "seconds" else "words"
+    colours = alt.Scale(domain=list(ROLE_LABELS.values()), range=[COLOUR_HEX["blue"], COLOUR_HEX[CLIENT_COLOUR]])
+    bars = (
+        alt.Chart(data)
+        .mark_bar(cornerRadiusEnd=4)
+        .encode(
+            x=alt.X("amount:Q", title=f"Speaking time ({unit})"),
+            y=alt.Y("role:N", title=None, sort=list(ROLE_LABELS.values())),
+            color=alt.Color("role:N", scale=colours, legend=None),
+            tooltip=["role", "amount", "share"],
+        )
+    )
+    return (bars + bars.mark_text(align="left", dx=4).encode(text="share:N")).properties(height=120)
+
+
+def timeline_chart(session: Session) -> alt.Chart | None:
+    """Who spoke when: one bar per utterance, counsellor bars coloured by code; None without times."""
+    rows = [
+        {
+            "who": ROLE_LABELS[c.speaker],
+            "start": c.utterance.start,
+            "end": c.utterance.end,
+            "label": _label(c.speaker, c.code),
+            "text": c.text[:80],
+        }
+        for c in session.utterances
+        if c.utterance.start is not None and c.utterance.end is not None
+    ]
+    if not rows:
+        return None
+    return (
+        alt.Chart(pd.DataFrame(rows))
+        .mark_bar(cornerRadius=2)
+        .encode(
+            x=alt.X("start:Q", title="Time (s)"),
+            x2="end:Q",
+            y=alt.Y("who:N", title=None, sort=list(ROLE_LABELS.values()), scale=alt.Scale(paddingInner=0.3)),
+            color=alt.Color("label:N", scale=_colour_scale(), title=None),
+            tooltip=["who", "label", "start", "end", "text"],
+        )
+        .properties(height=150)
+    )
+
+
+def history_chart(points: Sequence[Mapping[str, object]], key: str) -> alt.Chart:
+    """One metric over time (points with 'date' and the metric key), with dashed target lines."""
+    data = pd.DataFrame(points)
+    data["date"] = pd.to_datetime(data["date"])
+    axis_format = ".1f" if key == "reflection_question_ratio" else ".0%"
+    line = (
+        alt.Chart(data)
+        .mark_line(point=True, color=COLOUR_HEX["blue"])
+        .encode(
+            x=alt.X("date:T", title=None, axis=alt.Axis(format="%b %d")),
+            y=alt.Y(f"{key}:Q", title=None, axis=alt.Axis(format=axis_format)),
+            tooltip=[alt.Tooltip("date:T"), alt.Tooltip("title:N"), alt.Tooltip(f"{key}:Q", format=axis_format)],
+        )
+    )
+    threshold = THRESHOLDS.get(key)
+    if threshold is not None:
+        targets = {"fair": (threshold.fair, "orange"), "good": (threshold.good, "green")}
+    else:
+        targets = {"guide": (TALK_SHARE_GUIDE, "gray")}
+    rules = [
+        alt.Chart(pd.DataFrame({"value": [value]}))
+        .mark_rule(strokeDash=[4, 4], color=COLOUR_HEX[colour])
+        .encode(y="value:Q")
+        for value, colour in targets.values()
+    ]
+    return alt.layer(line, *rules).properties(title=METRIC_LABELS[key], height=180)

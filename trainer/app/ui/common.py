@@ -1,0 +1,110 @@
+"""Session state, the session table and small text helpers shared by the pages."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from trainer.app.accounts import User
+from trainer.app.review import Reviewed, StoredSession, review
+from trainer.app.session_report import METRIC_LABELS, clock
+from trainer.app.store import Store
+from trainer.scoring.metrics import METRIC_KEYS
+
+# Everything the app keeps between reruns, with its value for a fresh browser tab.
+STATE_DEFAULTS: dict[str, Any] = {
+    "user": None,  # the signed-in accounts.User
+    "open_session": None,  # id of the session shown, if any
+    "play_from": 0.0,  # where the player starts (seconds), set by an utterance's play button
+    "autoplay": False,  # start playing at once (after a play button, not on first view)
+    "editor_rev": 0,  # bumped after saving corrections, so the review table starts afresh
+}
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:])")
+
+Item = tuple[StoredSession, Reviewed]
+
+
+def init_state() -> None:
+    """Give every state key its default, once per browser tab."""
+    for key, value in STATE_DEFAULTS.items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+
+
+def md_escape(text: str) -> str:
+    """Text shown literally in st.markdown (transcripts may hold *, [ ], : and the like)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def open_session(session_id: int) -> None:
+    """Show a session (also in the URL, so a reload stays on it; the store still checks access)."""
+    st.session_state.open_session = session_id
+    st.session_state.play_from = 0.0
+    st.session_state.autoplay = False
+    st.query_params["session"] = str(session_id)
+
+
+def close_session() -> None:
+    """Back to the page list."""
+    st.session_state.open_session = None
+    st.query_params.pop("session", None)
+
+
+def reviewed_sessions(store: Store, user: User) -> list[Item]:
+    """Every session the user may see, with corrections applied, oldest first."""
+    return [(s, review(s.document, s.corrections, s.comments)) for s in store.sessions(user)]
+
+
+def session_label(stored: StoredSession, with_owner: bool = False) -> str:
+    """How a session is named in pickers: date, title, and the trainee for instructors."""
+    owner = f"{stored.owner.name} · " if with_owner else ""
+    return f"{owner}{stored.created_at[:16].replace('T', ' ')} · {stored.title}"
+
+
+def session_table(items: Sequence[Item]) -> pd.DataFrame:
+    """One row per session with its metrics as corrected, newest first."""
+    rows = [
+        {
+            "id": stored.id,
+            "date": pd.Timestamp(stored.created_at).tz_convert(None),
+            "trainee": stored.owner.name,
+            "session": stored.title,
+            "length": clock(reviewed.session.duration_s),
+            **{key: getattr(reviewed.session.metrics, key) for key in METRIC_KEYS},
+            "reviewed": stored.reviewed_by is not None,
+        }
+        for stored, reviewed in items
+    ]
+    columns = ["id", "date", "trainee", "session", "length", *METRIC_KEYS, "reviewed"]
+    return pd.DataFrame(rows, columns=columns).sort_values(["date", "id"], ascending=False, ignore_index=True)
+
+
+def shown_table(table: pd.DataFrame) -> pd.DataFrame:
+    """`session_table` as displayed: shares in percent (the table keeps fractions for filtering)."""
+    shown = table.copy()
+    for key in METRIC_KEYS:
+        if key in shown and key != "reflection_question_ratio":
+            shown[key] = pd.to_numeric(shown[key]) * 100
+    return shown
+
+
+def table_columns() -> dict[str, Any]:
+    """Column labels and number formats for `shown_table` in st.dataframe."""
+    config: dict[str, Any] = {
+        "id": None,
+        "date": st.column_config.DatetimeColumn("Date", format="YYYY-MM-DD HH:mm"),
+        "last session": st.column_config.DatetimeColumn("Last session", format="YYYY-MM-DD"),
+        "trainee": "Trainee",
+        "sessions": "Sessions",
+        "session": "Session",
+        "length": "Length",
+        "reviewed": st.column_config.CheckboxColumn("Reviewed"),
+    }
+    for key in METRIC_KEYS:
+        fmt = "%.1f" if key == "reflection_question_ratio" else "%.0f%%"
+        config[key] = st.column_config.NumberColumn(METRIC_LABELS[key], format=fmt)
+    return config

@@ -1,0 +1,253 @@
+"""The feedback page of one session: metrics, written feedback, charts, transcript, downloads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import streamlit as st
+
+from trainer.app.review import Reviewed, StoredSession, export_csv, export_document
+from trainer.app.session_report import (
+    CODE_COLOURS,
+    CODE_LABELS,
+    LEVEL_COLOURS,
+    LEVEL_NAMES,
+    LOW_CONFIDENCE,
+    METRIC_LABELS,
+    ROLE_LABELS,
+    clock,
+    format_metric,
+    is_low_confidence,
+    level_text,
+    machine_label,
+    render_report,
+)
+from trainer.app.ui.charts import talk_time_chart, timeline_chart
+from trainer.app.ui.common import md_escape
+from trainer.schema import CodedUtterance, FeedbackItem, Role
+from trainer.scoring.feedback import TALK_SHARE_GUIDE
+from trainer.scoring.metrics import METRIC_KEYS, THRESHOLDS, level
+
+AUDIO_MIME = {  # by extension, for every format in trainer.speech.audio.AUDIO_EXTENSIONS
+    ".wav": "audio/wav",
+    ".flac": "audio/flac",
+    ".mp3": "audio/mpeg",
+    ".m4a": "audio/mp4",
+    ".aac": "audio/aac",
+    ".ogg": "audio/ogg",
+    ".opus": "audio/ogg",
+    ".webm": "audio/webm",
+    ".mp4": "audio/mp4",
+}
+AVATARS = {Role.COUNSELLOR: ":material/record_voice_over:", Role.CLIENT: ":material/person:"}
+LEVEL_HEADINGS = {"practise": "below fair"}  # how a level reads on a metric card, where not its own name
+ITEMS_PER_ROW = 3  # feedback cards side by side; more would squeeze the quotes
+
+
+def _play(start: float) -> None:
+    st.session_state.play_from = start
+    st.session_state.autoplay = True
+
+
+def render_player(audio: Path | None) -> None:
+    """The recording, starting where the last clicked utterance starts (shown in the sidebar)."""
+    if audio is None or not audio.is_file():
+        return
+    st.sidebar.subheader("Recording")
+    st.sidebar.audio(
+        str(audio),
+        format=AUDIO_MIME[audio.suffix],
+        start_time=st.session_state.play_from,
+        autoplay=st.session_state.autoplay,
+    )
+    st.sidebar.caption("Press ▶ beside an utterance to hear it.")
+
+
+def _card_level(key: str, value: float | None) -> tuple[str, str]:
+    """What a metric card's delta says, and its colour."""
+    if key in THRESHOLDS or value is None:
+        text = level_text(key, value)
+        return LEVEL_HEADINGS.get(text, text), LEVEL_COLOURS[level(key, value)]
+    return ("on track", "green") if value <= TALK_SHARE_GUIDE else ("high", "orange")
+
+
+def render_metric_cards(reviewed: Reviewed) -> None:
+    """One card per metric, its MITI level as the coloured delta and the thresholds beside it."""
+    m = reviewed.session.metrics
+    for column, key in zip(st.columns(len(METRIC_KEYS)), METRIC_KEYS):
+        value, threshold = getattr(m, key), THRESHOLDS.get(key)
+        if threshold:
+            detail = f"fair ≥ {format_metric(key, threshold.fair)} · good ≥ {format_metric(key, threshold.good)}"
+            help_text = f"MITI thresholds ({threshold.source})"
+        else:
+            detail = f"guide: at most {TALK_SHARE_GUIDE:.0%}"
+            help_text = "Guidance, not a MITI threshold: in MI the client does most of the talking."
+        text, colour = _card_level(key, value)
+        column.metric(
+            METRIC_LABELS[key],
+            format_metric(key, value),
+            delta=text,
+            delta_color=colour,
+            delta_arrow="off",
+            delta_description=detail,
+            help=help_text,
+            border=True,
+        )
+
+
+def _render_items(items: tuple[FeedbackItem, ...], per_row: int) -> None:
+    """Feedback points as cards, a few side by side."""
+    for start in range(0, len(items), per_row):
+        for column, item in zip(st.columns(per_row), items[start : start + per_row]):
+            with column.container(border=True, height="stretch"):
+                badge = f":{LEVEL_COLOURS.get(item.level, 'gray')}-badge[{LEVEL_NAMES.get(item.level, item.level)}]"
+                st.markdown(f"{badge} **{md_escape(item.title)}**")
+                st.markdown(md_escape(item.message))
+                for example in item.examples:
+                    st.markdown(f"> {md_escape(example)}")
+
+
+def render_feedback(reviewed: Reviewed) -> None:
+    """The written feedback, each point with the trainee's own utterances as examples."""
+    f = reviewed.session.feedback
+    with st.container(key="feedback"):
+        st.subheader("Feedback")
+        (st.success if not f.practise else st.info)(f.summary)
+        for comment in reviewed.comments:
+            st.info(
+                f"**{md_escape(comment.author)}** (instructor): {md_escape(comment.text)}", icon=":material/school:"
+            )
+        if f.practise:
+            st.markdown("##### To practise next")
+            _render_items(f.practise, per_row=2)
+        if f.strengths:
+            st.markdown("##### What went well")
+            _render_items(f.strengths, per_row=min(len(f.strengths), ITEMS_PER_ROW))
+        if f.notes:  # guidance and later goals, some of them points to work on: not under "went well"
+            st.markdown("##### Also")
+            _render_items(f.notes, per_row=min(len(f.notes), ITEMS_PER_ROW))
+
+
+def render_charts(reviewed: Reviewed) -> None:
+    """Talk time per side, and a timeline of who spoke when."""
+    left, right = st.columns([1, 2])
+    with left:
+        st.markdown("##### Talk time")
+        st.altair_chart(talk_time_chart(reviewed.session), width="stretch")
+    timeline = timeline_chart(reviewed.session)
+    with right:
+        st.markdown("##### Who spoke when")
+        if timeline is None:
+            st.caption("This transcript has no times.")
+        else:
+            st.altair_chart(timeline, width="stretch")
+
+
+def render_legend() -> None:
+    """The code colours, and what the low-confidence mark means."""
+    with st.container(horizontal=True, gap="small"):
+        for code, label in CODE_LABELS.items():
+            st.badge(label, color=CODE_COLOURS[code])
+        st.badge(f"coder < {LOW_CONFIDENCE:.0%} sure", icon=":material/help:", color="gray")
+
+
+def _code_badge(coded: CodedUtterance, corrected: bool) -> str:
+    """The code as a coloured markdown badge, marked when the coder was unsure or a human changed it."""
+    if coded.code is None:
+        return ""
+    label = CODE_LABELS[coded.code]
+    if is_low_confidence(coded):
+        label = f":material/help: {label} ({coded.confidence:.0%} sure)"
+    elif corrected:
+        label = f":material/edit: {label}"
+    return f":{CODE_COLOURS[coded.code]}-badge[{label}] "
+
+
+def _render_utterance(i: int, coded: CodedUtterance, reviewed: Reviewed, playable: bool) -> None:
+    u = coded.utterance
+    fix = reviewed.correction(i)
+    corrected = fix is not None and fix.changes_coding
+    text = md_escape(u.text)
+    if coded.code is not None:
+        text = f":{CODE_COLOURS[coded.code]}-background[{text}]"
+    with st.chat_message(ROLE_LABELS[u.speaker], avatar=AVATARS[u.speaker]):
+        with st.container(horizontal=True, gap="small", vertical_alignment="center", wrap=False):
+            if playable and u.start is not None:
+                st.button(
+                    clock(u.start),
+                    key=f"play-{i}",
+                    icon=":material/play_arrow:",
+                    type="tertiary",
+                    on_click=_play,
+                    args=(u.start,),
+                    help="Play from here",
+                )
+            st.markdown(_code_badge(coded, corrected) + text)
+        if corrected:
+            was = machine_label(reviewed.automatic.utterances[i])
+            st.caption(f"Corrected by {md_escape(fix.author)}; the machine said {md_escape(was)}.")
+        if fix and fix.comment:
+            st.caption(f":material/comment: **{md_escape(fix.author)}**: {md_escape(fix.comment)}")
+
+
+def render_transcript(reviewed: Reviewed, playable: bool) -> None:
+    """The conversation, counsellor turns coloured by code."""
+    st.subheader("Transcript")
+    render_legend()
+    for i, coded in enumerate(reviewed.session.utterances):
+        _render_utterance(i, coded, reviewed, playable)
+
+
+def render_downloads(stored: StoredSession, reviewed: Reviewed) -> None:
+    """JSON and CSV of the result (with any corrections), and the printable report."""
+    stem = Path(stored.title).stem or f"session-{stored.id}"
+    document = json.dumps(export_document(stored, reviewed), indent=2, ensure_ascii=False)
+    with st.container(horizontal=True):
+        st.download_button(
+            "JSON",
+            document,
+            f"{stem}.json",
+            "application/json",
+            key="download-json",
+            icon=":material/download:",
+            on_click="ignore",
+        )
+        st.download_button(
+            "CSV (utterances)",
+            export_csv(reviewed),
+            f"{stem}.csv",
+            "text/csv",
+            key="download-csv",
+            icon=":material/download:",
+            on_click="ignore",
+        )
+        st.download_button(
+            "Printable report",
+            render_report(stored, reviewed),
+            f"{stem}.html",
+            "text/html",
+            key="download-html",
+            icon=":material/print:",
+            on_click="ignore",
+        )
+
+
+def render_session(stored: StoredSession, reviewed: Reviewed, audio: Path | None, show_owner: bool) -> None:
+    """The whole feedback page of one session."""
+    s = reviewed.session
+    st.title(stored.title)
+    facts = [stored.created_at[:16].replace("T", " ") + " UTC", clock(s.duration_s)]
+    if show_owner:
+        facts.insert(0, f"{stored.owner.name} ({stored.owner.cohort})")
+    facts.append(f"reviewed by {stored.reviewed_by}" if stored.reviewed_by else "not reviewed yet")
+    st.caption(" · ".join(f for f in facts if f))
+    for warning in s.warnings:
+        st.warning(warning, icon=":material/warning:")
+    render_metric_cards(reviewed)
+    render_feedback(reviewed)
+    render_charts(reviewed)
+    render_player(audio)
+    render_transcript(reviewed, playable=audio is not None)
+    st.subheader("Downloads")
+    render_downloads(stored, reviewed)

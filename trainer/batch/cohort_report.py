@@ -1,0 +1,224 @@
+"""Cohort report of a scored folder: one HTML page for people, one CSV for spreadsheets.
+
+Reads the folder `trainer score` wrote (summary.csv and each session's JSON) and
+writes `report.html`, a single self-contained page (no scripts, no network) with
+each metric's distribution against the MITI thresholds and a table of sessions
+linking to their results, and `report.csv`, the same table with levels spelled out.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from trainer.app.session_report import COLOUR_HEX, LEVEL_COLOURS, METRIC_LABELS, clock, format_metric
+from trainer.batch.output import atomic_write_text
+from trainer.errors import TrainerError
+from trainer.scoring.feedback import TALK_SHARE_GUIDE
+from trainer.scoring.metrics import METRIC_KEYS, THRESHOLDS, level
+
+SUMMARY_NAME = "summary.csv"
+HTML_NAME = "report.html"
+CSV_NAME = "report.csv"
+CSV_COLUMNS = (
+    "file",
+    "status",
+    "error",
+    "warnings",
+    "duration_s",
+    "n_counsellor_utterances",
+    *(c for key in METRIC_KEYS for c in (key, f"{key}_level")),
+    "feedback",
+    "json",
+)
+RATIO_AXIS_MAX = 4.0  # reflections per question are drawn up to this; higher values pile in the last bin
+BINS = 10
+_CSS = """
+body { font: 14px/1.45 system-ui, sans-serif; color: #1f2933; margin: 2em auto; max-width: 1100px; padding: 0 1em; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 1.5em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; width: 100%; } .meta, .note { color: #52606d; }
+td, th { padding: .3em .45em; border-bottom: 1px solid #eee; text-align: left; vertical-align: top; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.dists { display: flex; flex-wrap: wrap; gap: 1.2em; } figure { margin: 0; } figcaption { font-weight: 600; }
+.lv { display: inline-block; width: .7em; height: .7em; border-radius: 50%; margin-left: .3em; }
+"""
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """Where a report was written."""
+
+    html: Path
+    csv: Path
+
+
+def _number(value: str) -> float | None:
+    try:
+        return float(value) if value not in ("", None) else None
+    except ValueError:
+        return None
+
+
+def _level(key: str, value: float | None) -> str:
+    """MITI level, or for talk share whether it is within the guide ('info' / 'practise')."""
+    if key == "counsellor_talk_share" and value is not None:
+        return "practise" if value > TALK_SHARE_GUIDE else "info"
+    return level(key, value)
+
+
+def _feedback_summary(folder: Path, row: Mapping[str, str]) -> str:
+    """The session's one-line feedback summary from its JSON, '' if it cannot be read."""
+    try:
+        return json.loads((folder / row["json"]).read_text(encoding="utf-8"))["feedback"]["summary"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+
+
+def read_rows(folder: Path) -> list[dict[str, Any]]:
+    """Rows of a scored folder's summary.csv, with each metric's level and feedback summary.
+
+    Raises:
+        TrainerError: the folder has no summary.csv (it was not scored yet).
+    """
+    try:
+        text = (folder / SUMMARY_NAME).read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise TrainerError(f"{folder}: no {SUMMARY_NAME}; score the folder first (trainer score ... --out DIR)") from e
+    rows = []
+    for raw in csv.DictReader(io.StringIO(text)):
+        row: dict[str, Any] = {k: raw.get(k, "") for k in CSV_COLUMNS}
+        for key in METRIC_KEYS:
+            row[f"{key}_level"] = _level(key, _number(raw.get(key, ""))) if raw["status"] == "ok" else ""
+        row["feedback"] = _feedback_summary(folder, raw) if raw["status"] == "ok" and raw.get("json") else ""
+        rows.append(row)
+    return rows
+
+
+def _histogram(key: str, values: Sequence[float]) -> str:
+    """An inline SVG histogram of one metric, with its fair and good thresholds marked."""
+    top = RATIO_AXIS_MAX if key == "reflection_question_ratio" else 1.0
+    counts = [0] * BINS
+    for v in values:
+        counts[min(BINS - 1, max(0, int(v / top * BINS)))] += 1
+    width, height, base = 260, 110, 90
+    most = max(counts) or 1
+    bars = []
+    for i, n in enumerate(counts):
+        h = 70 * n / most
+        centre = (i + 0.5) * top / BINS
+        colour = COLOUR_HEX[LEVEL_COLOURS[_level(key, centre)]]
+        x = 10 + i * 24
+        bars.append(f'<rect x="{x}" y="{base - h:.1f}" width="22" height="{h:.1f}" fill="{colour}"/>')
+        if n:
+            bars.append(f'<text x="{x + 11}" y="{base - h - 3:.1f}" font-size="10" text-anchor="middle">{n}</text>')
+    marks = []
+    t = THRESHOLDS.get(key)
+    lines = ((t.fair, "fair"), (t.good, "good")) if t else ((TALK_SHARE_GUIDE, "guide"),)
+    for at, name in lines:
+        x = 10 + 240 * at / top
+        marks.append(
+            f'<line x1="{x:.1f}" y1="12" x2="{x:.1f}" y2="{base}" stroke="#1f2933" stroke-dasharray="3 2"/>'
+            f'<text x="{x + 2:.1f}" y="11" font-size="10">{name}</text>'
+        )
+    axis = f'<text x="10" y="{base + 14}" font-size="10">0</text>'
+    axis += f'<text x="250" y="{base + 14}" font-size="10" text-anchor="end">{format_metric(key, top)}</text>'
+    return (
+        f'<svg width="{width}" height="{height}" role="img" aria-label="{escape(METRIC_LABELS[key])}">'
+        f'<line x1="10" y1="{base}" x2="250" y2="{base}" stroke="#9aa5b1"/>{"".join(bars)}{"".join(marks)}{axis}</svg>'
+    )
+
+
+def _distributions(rows: Sequence[Mapping[str, Any]]) -> str:
+    figures = []
+    for key in METRIC_KEYS:
+        values = [v for r in rows if r["status"] == "ok" and (v := _number(r[key])) is not None]
+        median = format_metric(key, statistics.median(values)) if values else "–"
+        t = THRESHOLDS.get(key)
+        if t:
+            at_fair = sum(v >= t.fair for v in values)
+            note = f"median {median}; {at_fair} of {len(values)} at fair or better ({t.source})"
+        else:
+            note = f"median {median}; guide: at most {format_metric(key, TALK_SHARE_GUIDE)}"
+        figures.append(
+            f"<figure><figcaption>{escape(METRIC_LABELS[key])}</figcaption>{_histogram(key, values)}"
+            f'<div class="note">{escape(note)}</div></figure>'
+        )
+    return '<div class="dists">' + "".join(figures) + "</div>"
+
+
+def _cell(key: str, row: Mapping[str, Any]) -> str:
+    value = _number(row[key])
+    judged = row[f"{key}_level"] or "info"
+    dot = f'<span class="lv" title="{judged}" style="background:{COLOUR_HEX[LEVEL_COLOURS[judged]]}"></span>'
+    return f'<td class="num">{format_metric(key, value)}{dot if value is not None else ""}</td>'
+
+
+def _thresholds_header() -> str:
+    cells = []
+    for key in METRIC_KEYS:
+        t = THRESHOLDS.get(key)
+        if t:
+            guide = f"fair {format_metric(key, t.fair)} · good {format_metric(key, t.good)}"
+        else:
+            guide = f"guide ≤ {format_metric(key, TALK_SHARE_GUIDE)}"
+        cells.append(f'<th>{escape(METRIC_LABELS[key])}<br><span class="note">{guide}</span></th>')
+    return "".join(cells)
+
+
+def render_html(folder: Path, rows: Sequence[Mapping[str, Any]]) -> str:
+    """The cohort page: distributions, then a table of scored sessions, then the failures."""
+    ok = [r for r in rows if r["status"] == "ok"]
+    failed = [r for r in rows if r["status"] != "ok"]
+    body = [
+        f"<h1>Cohort report: {escape(folder.resolve().name)}</h1>",
+        f'<p class="meta">{len(ok)} session(s) scored, {len(failed)} could not be scored. '
+        f'Table as CSV: <a href="{CSV_NAME}">{CSV_NAME}</a>.</p>',
+        "<h2>Distributions</h2>",
+        _distributions(rows),
+        "<h2>Sessions</h2><table><tr><th>Session</th><th>Length</th><th>Counsellor turns</th>",
+        _thresholds_header() + "<th>Feedback and warnings</th></tr>",
+    ]
+    for r in ok:
+        name = escape(Path(r["file"]).name)
+        link = f'<a href="{escape(r["json"])}">{name}</a>' if r["json"] else name
+        warnings = "".join(f'<div class="note">⚠ {escape(w)}</div>' for w in r["warnings"].split("; ") if w)
+        body.append(
+            f"<tr><td>{link}</td><td class='num'>{clock(_number(r['duration_s']))}</td>"
+            f"<td class='num'>{escape(r['n_counsellor_utterances'])}</td>"
+            + "".join(_cell(key, r) for key in METRIC_KEYS)
+            + f"<td>{escape(r['feedback'])}{warnings}</td></tr>"
+        )
+    body.append("</table>")
+    if failed:
+        body.append("<h2>Not scored</h2><table><tr><th>File</th><th>Reason</th></tr>")
+        body += [f"<tr><td>{escape(r['file'])}</td><td>{escape(r['error'])}</td></tr>" for r in failed]
+        body.append("</table>")
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>Cohort report: {escape(folder.resolve().name)}</title><style>{_CSS}</style></head>"
+        "<body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
+
+
+def write_report(folder: Path) -> ReportFiles:
+    """Write report.html and report.csv into a folder scored by `trainer score`.
+
+    Raises:
+        TrainerError: the folder has no summary.csv.
+    """
+    rows = read_rows(folder)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    files = ReportFiles(folder / HTML_NAME, folder / CSV_NAME)
+    atomic_write_text(files.csv, buffer.getvalue())
+    atomic_write_text(files.html, render_html(folder, rows))
+    return files

@@ -1,0 +1,230 @@
+"""Result formats: one JSON per session and one summary.csv row per input.
+
+These keys and columns are a public format that other tools read: extend it,
+never rename or drop a key.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from trainer import __version__
+from trainer.schema import (
+    Attribution,
+    Code,
+    CodedUtterance,
+    Feedback,
+    FeedbackItem,
+    Metrics,
+    Role,
+    Session,
+    TalkStats,
+    Utterance,
+)
+from trainer.scoring.metrics import METRIC_KEYS
+
+TALK_PER_ROLE = ("speaking_s", "longest_s", "response_pause_s")  # metrics.talk keys holding a value per role
+SUMMARY_COLUMNS = (
+    "file",
+    "status",
+    "error",
+    "warnings",
+    "duration_s",
+    "n_utterances",
+    "n_counsellor_utterances",
+    *(c.value for c in Code),
+    *METRIC_KEYS,
+    "json",
+)
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _item_dict(item: FeedbackItem) -> dict[str, Any]:
+    return {
+        "key": item.key,
+        "title": item.title,
+        "message": item.message,
+        "value": _round(item.value),
+        "fair": item.fair,
+        "good": item.good,
+        "level": item.level,
+        "examples": list(item.examples),
+    }
+
+
+def _utterance_dict(c: CodedUtterance) -> dict[str, Any]:
+    u = c.utterance
+    return {
+        "speaker": u.speaker.value,
+        "start": u.start,
+        "end": u.end,
+        "text": u.text,
+        "code": c.code.value if c.code else None,
+        "confidence": _round(c.confidence, 3),
+        "subcode": c.subcode,
+        "subcode_confidence": _round(c.subcode_confidence, 3),
+    }
+
+
+def _speakers_dict(a: Attribution) -> dict[str, Any]:
+    return {
+        "method": a.method,
+        "role_confidence": _round(a.role_confidence, 3),
+        "n_speakers": a.n_speakers,
+        "roles": {label: role.value for label, role in a.roles},
+        "turns": [{"start": round(t.start, 2), "end": round(t.end, 2), "speaker": t.speaker} for t in a.turns],
+    }
+
+
+def _talk_dict(t: TalkStats) -> dict[str, Any]:
+    per_role = {key: {role.value: v for role, v in getattr(t, key)} for key in TALK_PER_ROLE}
+    return {**per_role, "overlap_s": t.overlap_s}
+
+
+def _talk(d: Mapping[str, Any]) -> TalkStats:
+    per_role = {key: tuple((Role(r), v) for r, v in d.get(key, {}).items()) for key in TALK_PER_ROLE}
+    return TalkStats(overlap_s=d.get("overlap_s", 0.0), **per_role)
+
+
+def session_to_dict(session: Session) -> dict[str, Any]:
+    """The JSON document of one scored session."""
+    m = session.metrics
+    return {
+        "source": session.source,
+        "duration_s": session.duration_s,
+        "utterances": [_utterance_dict(c) for c in session.utterances],
+        "metrics": {
+            **{key: _round(getattr(m, key)) for key in METRIC_KEYS},
+            "counts": {code.value: n for code, n in m.counts},
+            "talk_basis": m.talk_basis,
+            "talk": _talk_dict(session.talk) if session.talk else None,
+        },
+        "feedback": {
+            "summary": session.feedback.summary,
+            "strengths": [_item_dict(i) for i in session.feedback.strengths],
+            "practise": [_item_dict(i) for i in session.feedback.practise],
+            "notes": [_item_dict(i) for i in session.feedback.notes],
+        },
+        "speakers": _speakers_dict(session.speakers) if session.speakers else None,
+        "transcript_model": session.transcript_model,
+        "coder": session.coder,
+        "warnings": list(session.warnings),
+        "version": __version__,
+    }
+
+
+def _item(d: Mapping[str, Any]) -> FeedbackItem:
+    return FeedbackItem(
+        d["key"],
+        d["title"],
+        d["message"],
+        d.get("value"),
+        d.get("fair"),
+        d.get("good"),
+        d.get("level", "info"),
+        tuple(d.get("examples", ())),
+    )
+
+
+def session_from_dict(data: Mapping[str, Any]) -> Session:
+    """Rebuild a Session from its JSON document (for the store and the app)."""
+    coded = tuple(
+        CodedUtterance(
+            Utterance(Role(u["speaker"]), u["text"], u.get("start"), u.get("end")),
+            Code(u["code"]) if u.get("code") else None,
+            u.get("confidence"),
+            u.get("subcode"),
+            u.get("subcode_confidence"),
+        )
+        for u in data["utterances"]
+    )
+    m, f = data["metrics"], data["feedback"]
+    metrics = Metrics(
+        **{key: m.get(key) for key in METRIC_KEYS},
+        counts=tuple((Code(k), int(v)) for k, v in m.get("counts", {}).items()),
+        talk_basis=m.get("talk_basis", "seconds"),
+    )
+    feedback = Feedback(
+        f["summary"], *(tuple(_item(i) for i in f.get(k, ())) for k in ("strengths", "practise", "notes"))
+    )
+    s = data.get("speakers")
+    speakers = None
+    if s:
+        from trainer.schema import SpeakerTurn
+
+        speakers = Attribution(
+            turns=tuple(SpeakerTurn(t["start"], t["end"], t["speaker"]) for t in s.get("turns", ())),
+            roles=tuple((label, Role(role)) for label, role in s.get("roles", {}).items()),
+            method=s["method"],
+            role_confidence=s.get("role_confidence", 1.0),
+            n_speakers=s.get("n_speakers", 2),
+        )
+    return Session(
+        data["source"],
+        data.get("duration_s"),
+        coded,
+        metrics,
+        feedback,
+        speakers,
+        data.get("transcript_model", ""),
+        data.get("coder", ""),
+        tuple(data.get("warnings", ())),
+        talk=_talk(m["talk"]) if m.get("talk") else None,
+    )
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; results are meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_session_json(session: Session, path: Path) -> None:
+    """Write one session's JSON document atomically."""
+    atomic_write_text(path, json.dumps(session_to_dict(session), indent=2, ensure_ascii=False) + "\n")
+
+
+def summary_row(file: str, session: Session | None = None, error: str = "", json_path: str = "") -> dict[str, Any]:
+    """One summary.csv row: the session's figures, or its error."""
+    row: dict[str, Any] = {col: "" for col in SUMMARY_COLUMNS}
+    row.update(file=file, status="ok" if session else "error", error=error.replace("\n", " "))
+    if session:
+        m = session.metrics
+        row.update(
+            warnings="; ".join(session.warnings),
+            duration_s=session.duration_s or "",
+            n_utterances=len(session.utterances),
+            n_counsellor_utterances=sum(c.speaker is Role.COUNSELLOR for c in session.utterances),
+            json=json_path,
+            **{code.value: n for code, n in m.counts},
+            **{key: "" if getattr(m, key) is None else round(getattr(m, key), 4) for key in METRIC_KEYS},
+        )
+    return row
+
+
+def write_summary(rows: Iterable[Mapping[str, Any]], path: Path) -> None:
+    """Write summary.csv atomically, columns in SUMMARY_COLUMNS order."""
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=SUMMARY_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, buffer.getvalue())

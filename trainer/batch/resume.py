@@ -1,0 +1,100 @@
+"""What a batch already scored: content and settings hashes kept beside the results.
+
+A result is current when the input's bytes and the settings that scored it are
+unchanged. The state file (`.trainer-state.json` in the output folder) records both
+hashes per input; it is rewritten atomically after every finished input, so a run
+killed at any moment leaves either the old or the new state, never half of one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trainer import __version__
+from trainer.batch.output import atomic_write_text
+
+STATE_NAME = ".trainer-state.json"
+STATE_FORMAT = 1  # bump when the state file's layout changes
+HASH_BLOCK = 1 << 20  # bytes read at a time, so hashing a long recording needs no memory
+# Settings that change speed but not results; leaving them out of the settings hash
+# lets a re-run with another number of workers keep what is already scored.
+SPEED_ONLY = frozenset({"cpu_threads"})
+
+log = logging.getLogger("trainer")
+
+
+def file_sha256(path: Path) -> str:
+    """Hash of a file's bytes, read in blocks.
+
+    Raises:
+        OSError: the file cannot be read (missing, a folder, no permission).
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _without_speed_only(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_speed_only(v) for k, v in value.items() if k not in SPEED_ONLY}
+    return value
+
+
+def settings_sha256(options: Any) -> str:
+    """Hash of the settings that decide a result: pipeline options and package version."""
+    settings = {"options": _without_speed_only(dataclasses.asdict(options)), "version": __version__}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One input's finished result, as recorded in the state file."""
+
+    content: str  # sha256 of the input file's bytes
+    settings: str  # settings_sha256 of the options that scored it
+    json: str  # name of the result file in the output folder
+
+
+class BatchState:
+    """The state file of one output folder: input path -> Entry of its current result."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.path = out_dir / STATE_NAME
+        self.entries: dict[str, Entry] = {}
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            if data.get("format") == STATE_FORMAT:
+                self.entries = {k: Entry(**v) for k, v in data["inputs"].items()}
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
+            # A damaged state only costs re-scoring; it must not stop the batch.
+            log.warning("%s: ignoring unreadable batch state (%s)", self.path, e.__class__.__name__)
+
+    def is_current(self, source: Path, json_name: str, settings: str) -> bool:
+        """Whether an input's recorded result came from its present bytes, these settings, this name."""
+        entry = self.entries.get(str(source))
+        if entry is None or entry.settings != settings or entry.json != json_name:
+            return False
+        try:
+            return file_sha256(source) == entry.content
+        except OSError:
+            return False  # scoring it again will say what is wrong
+
+    def record(self, source: str, entry: Entry | None) -> None:
+        """Record (or, with None, forget) an input's result and save the state at once."""
+        if entry is None:
+            if self.entries.pop(source, None) is None:
+                return
+        else:
+            self.entries[source] = entry
+        data = {"format": STATE_FORMAT, "inputs": {k: dataclasses.asdict(v) for k, v in self.entries.items()}}
+        atomic_write_text(self.path, json.dumps(data, indent=1, sort_keys=True) + "\n")

@@ -1,0 +1,1 @@
+"""Training and evaluating the behaviour coder on AnnoMI; not needed to score sessions."""

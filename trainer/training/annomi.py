@@ -1,0 +1,246 @@
+"""Load the AnnoMI development transcripts and split them into grouped folds.
+
+AnnoMI (Wu et al., ICASSP 2022) is the expert-annotated corpus the behaviour coder
+learns from. Three files describe it (see ``../shared/data/README.md``): the whole
+conversations, the derived five-way counsellor label and the per-annotator rows that
+carry the therapist-input subtypes. This module joins them into one annotated
+conversation per transcript, and keeps transcripts cut from one video or series in
+the same cross-validation fold so that no fold tests on a scenario it trained on.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import random
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from trainer.schema import Code, Role, Utterance
+
+logger = logging.getLogger("trainer")
+
+# ../shared/data/annomi relative to the project root.
+DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "annomi"
+OTHER_SUBTYPES = ("information", "advice", "options", "negotiation")  # therapist-input kinds
+TALK_TYPES = ("change", "neutral", "sustain")  # client talk types
+NO_SUBTYPE = "none"  # an "other" utterance that is not therapist input
+
+_ROLES = {"therapist": Role.COUNSELLOR, "client": Role.CLIENT}
+_TIMESTAMP = re.compile(r"(\d{1,2}):([0-5]\d):([0-5]\d)")
+# "Part 2:", "PART I", "- 3" at the end: markers of one video cut into a series.
+_PART = re.compile(r"\bpart\s+(?:\d+|one|two|three|four|five|i{1,3}|iv|v)\b|\s-\s*\d+\s*$|\s\d+\s*$")
+# Words that tell a matched high/low-quality pair of one scenario apart.
+_QUALITY = re.compile(
+    r"\b(?:with(?:out)? mi|(?:in)?effective|how not to do|non-motivational approach|"
+    r"motivational interviewing (?:demonstration|approach))\b"
+)
+
+
+@dataclass(frozen=True)
+class AnnotatedUtterance:
+    """One utterance of a transcript with its expert labels."""
+
+    utterance: Utterance
+    utterance_id: int  # position in the transcript as AnnoMI numbers it
+    code: Code | None  # five-way label; None for client utterances
+    # Therapist-input kind for code "other" ("none" when it is not therapist input);
+    # talk type for a client utterance; None for other codes.
+    subcode: str | None
+
+
+@dataclass(frozen=True)
+class AnnotatedTranscript:
+    """One annotated conversation."""
+
+    transcript_id: int
+    group: str  # series key: transcripts sharing it always share a fold
+    mi_quality: str  # "high" or "low"
+    topic: str
+    utterances: tuple[AnnotatedUtterance, ...]
+
+    @property
+    def plain(self) -> tuple[Utterance, ...]:
+        """The conversation without labels, as a coder receives it."""
+        return tuple(a.utterance for a in self.utterances)
+
+
+def parse_timestamp(text: str) -> float | None:
+    """Seconds from an ``HH:MM:SS`` start time; None when malformed (e.g. ``00:09:025``)."""
+    match = _TIMESTAMP.fullmatch(text.strip())
+    if match is None:
+        return None
+    hours, minutes, seconds = (int(g) for g in match.groups())
+    return float(hours * 3600 + minutes * 60 + seconds)
+
+
+def series_key(title: str) -> str:
+    """Title with part numbers and quality markers removed, so a series maps to one key."""
+    key = title.lower()
+    if _PART.search(key):
+        key = _PART.sub(" ", key)
+        # Parts of one series often carry their own subtitle after a comma or bracket.
+        key = re.split(r"[,(]", key)[0]
+    key = _QUALITY.sub(" ", key)
+    return " ".join(re.sub(r"[^a-z ]", " ", key).split())
+
+
+def looks_swapped(utterances: Sequence[Utterance]) -> bool:
+    """Whether the client talks like the counsellor: more questions and more "you" than "I".
+
+    Some AnnoMI transcripts reportedly have the two roles swapped; training on them
+    would teach the coder that a client's story is counselling.
+    """
+
+    def profile(role: Role) -> tuple[float, float]:
+        texts = [u.text for u in utterances if u.speaker is role]
+        words = re.findall(r"[a-z']+", " ".join(texts).lower())
+        you = sum(w in {"you", "your", "you're", "yourself"} for w in words)
+        me = sum(w in {"i", "me", "my", "i'm", "myself"} for w in words)
+        questions = sum("?" in t for t in texts) / max(1, len(texts))
+        return questions, (you - me) / max(1, len(words))
+
+    counsellor, client = profile(Role.COUNSELLOR), profile(Role.CLIENT)
+    return client[0] > counsellor[0] and client[1] > counsellor[1]
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def _other_subtypes(rows: Iterable[dict[str, str]]) -> dict[tuple[int, int], str]:
+    """Majority therapist-input subtype per counsellor utterance, over all its annotators."""
+    votes: dict[tuple[int, int], Counter[str]] = defaultdict(Counter)
+    for row in rows:
+        # Only annotators who also saw "other" or therapist input vote on its kind.
+        if row["main_therapist_behaviour"] not in ("therapist_input", "other"):
+            continue
+        is_input = row["main_therapist_behaviour"] == "therapist_input"
+        subtype = row["therapist_input_subtype"] if is_input else NO_SUBTYPE
+        if subtype not in OTHER_SUBTYPES:
+            subtype = NO_SUBTYPE
+        votes[(int(row["transcript_id"]), int(row["utterance_id"]))][subtype] += 1
+    # Ties go to the subtype listed first in OTHER_SUBTYPES + "none", for determinism.
+    order = (*OTHER_SUBTYPES, NO_SUBTYPE)
+    return {k: max(order, key=lambda s: (c[s], -order.index(s))) for k, c in votes.items()}
+
+
+def _groups(titles: dict[int, tuple[str, str]]) -> dict[int, str]:
+    """Union transcripts that share a video URL or a series key; name each group by its first id."""
+    parent = {t: t for t in titles}
+
+    def find(t: int) -> int:
+        while parent[t] != t:
+            parent[t] = parent[parent[t]]
+            t = parent[t]
+        return t
+
+    first: dict[str, int] = {}
+    for t, (title, url) in sorted(titles.items()):
+        for key in (f"url:{url.strip()}", f"title:{series_key(title)}"):
+            if key in first:
+                parent[find(t)] = find(first[key])
+            else:
+                first[key] = t
+    return {t: f"g{find(t)}" for t in titles}
+
+
+def load_annomi(data_dir: Path = DATA_DIR, skip_swapped: bool = True) -> tuple[AnnotatedTranscript, ...]:
+    """Read the development transcripts with labels, in transcript order.
+
+    Args:
+        data_dir: folder holding ``dev_simple.csv``, ``dev_therapist5.csv`` and ``dev.csv``.
+        skip_swapped: drop transcripts whose roles look swapped (logged as a warning).
+    """
+    simple = _read(data_dir / "dev_simple.csv")
+    label5 = {
+        (int(r["transcript_id"]), int(r["utterance_id"])): Code(r["label5"])
+        for r in _read(data_dir / "dev_therapist5.csv")
+    }
+    subtypes = _other_subtypes(_read(data_dir / "dev.csv"))
+    by_transcript: dict[int, list[dict[str, str]]] = defaultdict(list)
+    for row in simple:
+        by_transcript[int(row["transcript_id"])].append(row)
+    groups = _groups({t: (rows[0]["video_title"], rows[0]["video_url"]) for t, rows in by_transcript.items()})
+
+    transcripts = []
+    for tid, rows in sorted(by_transcript.items()):
+        rows.sort(key=lambda r: int(r["utterance_id"]))
+        utterances = _annotate(tid, rows, label5, subtypes)
+        plain = [a.utterance for a in utterances]
+        if skip_swapped and looks_swapped(plain):
+            logger.warning("transcript %d: counsellor and client look swapped; skipped", tid)
+            continue
+        transcripts.append(
+            AnnotatedTranscript(tid, groups[tid], rows[0]["mi_quality"], rows[0]["topic"], tuple(utterances))
+        )
+    return tuple(transcripts)
+
+
+def _annotate(
+    tid: int,
+    rows: list[dict[str, str]],
+    label5: dict[tuple[int, int], Code],
+    subtypes: dict[tuple[int, int], str],
+) -> list[AnnotatedUtterance]:
+    """Turn one transcript's rows into labelled utterances with trustworthy times."""
+    starts: list[float | None] = []
+    latest = -1.0
+    for row in rows:
+        start = parse_timestamp(row["timestamp"])
+        if start is None or start < latest:
+            # Malformed or out-of-order times are dropped rather than guessed.
+            logger.debug("transcript %d utterance %s: bad timestamp %r", tid, row["utterance_id"], row["timestamp"])
+            start = None
+        else:
+            latest = start
+        starts.append(start)
+    out = []
+    for i, row in enumerate(rows):
+        uid = int(row["utterance_id"])
+        role = _ROLES[row["interlocutor"]]
+        end = next((s for s in starts[i + 1 :] if s is not None), None)
+        start = starts[i]
+        utterance = Utterance(role, row["utterance_text"], start, end if start is not None else None)
+        if role is Role.COUNSELLOR:
+            code = label5.get((tid, uid))
+            subcode = subtypes.get((tid, uid), NO_SUBTYPE) if code is Code.OTHER else None
+        else:
+            code = None
+            subcode = row["client_talk_type"] if row["client_talk_type"] in TALK_TYPES else None
+        out.append(AnnotatedUtterance(utterance, uid, code, subcode))
+    return out
+
+
+def grouped_folds(
+    transcripts: Sequence[AnnotatedTranscript], n_folds: int = 5, seed: int = 0
+) -> list[tuple[list[int], list[int]]]:
+    """Split transcript indices into folds of similar size that never split a group.
+
+    Groups are shuffled with ``seed`` and then placed largest first into the fold with
+    the fewest utterances so far, so folds stay balanced despite one very long session.
+
+    Returns:
+        One ``(train_indices, test_indices)`` pair per fold.
+    """
+    members: dict[str, list[int]] = defaultdict(list)
+    for i, t in enumerate(transcripts):
+        members[t.group].append(i)
+    if len(members) < n_folds:
+        raise ValueError(f"{len(members)} groups cannot fill {n_folds} folds")
+    names = sorted(members)
+    random.Random(seed).shuffle(names)
+    size = {g: sum(len(transcripts[i].utterances) for i in members[g]) for g in names}
+    names.sort(key=lambda g: -size[g])  # stable: equal sizes keep their shuffled order
+    folds: list[list[int]] = [[] for _ in range(n_folds)]
+    load = [0] * n_folds
+    for g in names:
+        k = load.index(min(load))
+        folds[k].extend(members[g])
+        load[k] += size[g]
+    everything = set(range(len(transcripts)))
+    return [(sorted(everything - set(f)), sorted(f)) for f in folds]
