@@ -1,13 +1,15 @@
 """Word error rate and speed of each transcription model and backend, side by side.
 
 Every configuration transcribes the same clips in one run: the real recordings in
-../shared/data/audio (jfk.flac; each channel of stereo_diarization.wav) and every
+tests/data (jfk.flac; each channel of stereo_diarization.wav; another folder with those two
+files with --data) and every
 sample recording with a `<stem>.ref.csv` reference. Stereo recordings with one voice
 per channel are transcribed per channel, as the pipeline does, and scored against
 each speaker's words (whichever assignment of speakers to channels fits better, since
 attribution is not what is measured here). Prints a markdown table.
 
-    .venv/bin/python bench/bench_asr.py [--samples sample_audio] [--configs tiny.en/faster-whisper/int8 ...]
+    .venv/bin/python bench/bench_asr.py [--samples sample_audio] [--data tests/data]
+        [--configs tiny.en/faster-whisper/int8 ...]
 
 WER counts substitutions, deletions and insertions over all reference words, after
 lower-casing and removing punctuation. RTF is wall-clock seconds per second of audio
@@ -36,7 +38,7 @@ from trainer.speech.transcribe import TranscribeOptions, load_model, load_openai
 from trainer.speech.transcript_files import read_transcript
 from trainer.training.reference import reference_path
 
-AUDIO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "audio"
+AUDIO = Path(__file__).resolve().parents[1] / "tests" / "data"
 JFK = "And so, my fellow Americans, ask not what your country can do for you; ask what you can do for your country."
 LEFT = "He began a confused complaint against the wizard, who had vanished behind the curtain on the left."
 RIGHT = "The horizon seems extremely distant."
@@ -86,9 +88,12 @@ def edit_distance(reference: list[str], hypothesis: list[str]) -> int:
     return row[-1]
 
 
-def clips(samples: Path | None) -> list[Clip]:
+def clips(samples: Path | None, data: Path) -> list[Clip]:
     """The real clips, then every sample recording that has a reference."""
-    jfk, stereo = load_audio(AUDIO / "jfk.flac"), load_audio(AUDIO / "stereo_diarization.wav")
+    missing = [name for name in ("jfk.flac", "stereo_diarization.wav") if not (data / name).is_file()]
+    if missing:
+        raise SystemExit(f"{data}: {' and '.join(missing)} not found; pass --data with a folder that has them")
+    jfk, stereo = load_audio(data / "jfk.flac"), load_audio(data / "stereo_diarization.wav")
     split = {"left": stereo.samples[0], "right": stereo.samples[1]}
     found = [
         Clip("jfk", {"mono": jfk.mono()}, ({"mono": JFK},), real=True),
@@ -153,10 +158,11 @@ def run(config: str, clips_: list[Clip], threads: int) -> dict[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=Path, default=Path("sample_audio"), help="folder of samples with references")
+    parser.add_argument("--data", type=Path, default=AUDIO, help="folder with jfk.flac and stereo_diarization.wav")
     parser.add_argument("--configs", nargs="+", default=DEFAULT_CONFIGS, help="model/backend/compute_type")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads per model")
     args = parser.parse_args()
-    clips_ = clips(args.samples)
+    clips_ = clips(args.samples, args.data)
     total = sum(c.duration_s for c in clips_)
     real = sum(c.real for c in clips_)
     print(f"{len(clips_)} clips ({real} real, {len(clips_) - real} samples), {total:.0f} s of audio, ", end="")

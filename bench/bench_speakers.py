@@ -41,7 +41,7 @@ from trainer.speech.transcribe import TranscribeOptions, load_model, transcribe
 from trainer.speech.transcript_files import read_transcript
 from trainer.training.reference import compare, reference_path
 
-AUDIO = Path(__file__).resolve().parents[2] / "shared" / "data" / "audio"
+AUDIO = Path(__file__).resolve().parents[1] / "tests" / "data"  # the real two-speaker clips
 LEFT_PAUSE_S = 2.6  # inside the left speaker's pause between "wizard," and "who"
 GAP_S = 0.8  # silence between turns in the made-up conversations
 DIARIZATION = PipelineOptions(speakers=SpeakerOptions(method="diarization"))

@@ -9,7 +9,7 @@ import pytest
 from trainer.schema import Code
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_AUDIO = REPO.parent / "shared" / "data" / "audio"
+TEST_DATA = REPO / "tests" / "data"  # small real recordings kept in the repository (see its README)
 SAMPLES = REPO / "sample_audio"
 # Short names of the five codes, for hand-built coded sessions.
 OQ, CQ, SR, CR, OT = (
@@ -33,12 +33,12 @@ def normalise(text: str) -> str:
 
 @pytest.fixture
 def jfk_path() -> Path:
-    return SHARED_AUDIO / "jfk.flac"
+    return TEST_DATA / "jfk.flac"
 
 
 @pytest.fixture
 def stereo_path() -> Path:
-    return SHARED_AUDIO / "stereo_diarization.wav"
+    return TEST_DATA / "stereo_diarization.wav"
 
 
 @pytest.fixture

@@ -9,15 +9,12 @@ import pytest
 
 from trainer.schema import Code, Role, Utterance
 from trainer.training.annomi import (
-    DATA_DIR,
     grouped_folds,
     load_annomi,
     looks_swapped,
     parse_timestamp,
     series_key,
 )
-
-needs_data = pytest.mark.skipif(not DATA_DIR.exists(), reason="AnnoMI development data not present")
 
 
 @pytest.mark.parametrize(
@@ -157,7 +154,6 @@ def test_swapped_transcript_is_skipped(tmp_path: Path) -> None:
     assert len(load_annomi(tmp_path, skip_swapped=False)) == 2
 
 
-@needs_data
 def test_real_corpus_folds_never_split_a_series() -> None:
     transcripts = load_annomi()
     assert len(transcripts) == 80

@@ -1,6 +1,6 @@
 """Bad inputs in a batch: each gets one line in summary.csv, an error or an ok with a warning.
 
-Fixtures are made here at run time from the shared clips, numpy and espeak-ng, so no
+Fixtures are made here at run time from the test clips (tests/data), numpy and espeak-ng, so no
 broken file is kept in the repository.
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import SHARED_AUDIO
+from tests.conftest import TEST_DATA
 from trainer.batch import resume
 from trainer.batch.runner import find_inputs, score_batch
 from trainer.errors import LanguageError
@@ -67,7 +67,7 @@ def make_bad_folder(folder: Path) -> Path:
     (folder / "empty.csv").write_bytes(b"")
     (folder / "notes.mp3").write_text("Shopping list: milk, eggs, bread.\n")
     (folder / "garbage.wav").write_bytes(b"RIFF" + rng.bytes(20000))
-    stereo, rate = sf.read(SHARED_AUDIO / "stereo_diarization.wav", dtype="float32")
+    stereo, rate = sf.read(TEST_DATA / "stereo_diarization.wav", dtype="float32")
     sf.write(folder / "whole.flac", stereo, rate)
     whole = (folder / "whole.flac").read_bytes()
     (folder / "truncated.flac").write_bytes(whole[: len(whole) // 2])
@@ -76,7 +76,7 @@ def make_bad_folder(folder: Path) -> Path:
     sf.write(folder / "noise.wav", (0.1 * rng.standard_normal(10 * RATE)).astype(np.float32), RATE)
     sf.write(folder / "music.wav", _music(10.0), RATE)
     sf.write(folder / "short.wav", stereo[: RATE // 2], rate)
-    jfk, jfk_rate = sf.read(SHARED_AUDIO / "jfk.flac", dtype="float32")
+    jfk, jfk_rate = sf.read(TEST_DATA / "jfk.flac", dtype="float32")
     sf.write(folder / "one_voice.wav", np.stack([jfk[:, 0], np.zeros(len(jfk), np.float32)], axis=1), jfk_rate)
     (folder / "missing_column.csv").write_text("speaker,words\ncounsellor,Hello\n")
     (folder / "header_only.csv").write_text("speaker,text\n")

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debia
 
 
 def sample_recording() -> Path:
-    """The shortest two-voice stereo sample role play if one is short enough, else the shared two-speaker clip."""
+    """The shortest two-voice stereo sample role play if one is short enough, else the two-speaker test clip."""
     stereo = {}
     for path in sorted((REPO / "sample_audio").glob("*")):
         if path.suffix.lower() in AUDIO_EXTENSIONS:
@@ -37,7 +37,7 @@ def sample_recording() -> Path:
                 stereo[path] = audio.duration_s
     if stereo:
         return min(stereo, key=stereo.get)
-    return REPO.parent / "shared" / "data" / "audio" / "stereo_diarization.wav"
+    return REPO / "tests" / "data" / "stereo_diarization.wav"
 
 
 def free_port() -> int:

@@ -7,7 +7,7 @@ import struct
 import numpy as np
 import pytest
 
-from tests.conftest import SHARED_AUDIO
+from tests.conftest import TEST_DATA
 from trainer.errors import ModelNotAvailable
 from trainer.speech.convert import CT2_DTYPES, convert, ct2_to_openai, read_ct2
 from trainer.speech.whisper_models import model_dir
@@ -140,7 +140,7 @@ def test_converted_base_encoder_matches_ctranslate2():
     checkpoint = ct2_to_openai(base)
     model = whisper.model.Whisper(whisper.model.ModelDimensions(**checkpoint["dims"]))
     model.load_state_dict(checkpoint["model_state_dict"])
-    audio = whisper.load_audio(str(SHARED_AUDIO / "jfk.flac"))
+    audio = whisper.load_audio(str(TEST_DATA / "jfk.flac"))
     mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(audio))[None]
     with torch.no_grad():
         ours = model.encoder(mel).numpy()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import SAMPLES, SHARED_AUDIO, normalise
+from tests.conftest import SAMPLES, TEST_DATA, normalise
 from trainer.diarize import (
     MIN_VOICE_S,
     attribute_mono,
@@ -33,13 +33,13 @@ GAP = np.zeros(SAMPLE_RATE, dtype=np.float32)
 @pytest.fixture(scope="module")
 def channels() -> tuple[np.ndarray, np.ndarray]:
     """The two real speakers of stereo_diarization.wav, one signal each."""
-    samples = load_audio(SHARED_AUDIO / "stereo_diarization.wav").samples
+    samples = load_audio(TEST_DATA / "stereo_diarization.wav").samples
     return samples[0], samples[1]
 
 
 @pytest.fixture(scope="module")
 def jfk() -> np.ndarray:
-    return load_audio(SHARED_AUDIO / "jfk.flac").mono()
+    return load_audio(TEST_DATA / "jfk.flac").mono()
 
 
 def truth_frames(parts: list[tuple[str | None, np.ndarray]]) -> list[str | None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import soundfile as sf
 
-from tests.conftest import SHARED_AUDIO, normalise
+from tests.conftest import TEST_DATA, normalise
 from trainer.speech import audio as audio_module
 from trainer.speech.audio import SAMPLE_RATE, Audio, load_audio
 from trainer.speech.longform import cut_points, transcribe_recording
@@ -13,7 +13,7 @@ from trainer.speech.transcribe import transcribe
 
 
 def test_decoding_in_blocks_keeps_every_sample_in_its_channel(monkeypatch):
-    path = SHARED_AUDIO / "stereo_diarization.wav"  # 16 kHz: decoding must not alter a sample
+    path = TEST_DATA / "stereo_diarization.wav"  # 16 kHz: decoding must not alter a sample
     expected, _ = sf.read(path, dtype="float32")
     monkeypatch.setattr(audio_module, "BLOCK_S", 0.5)  # many blocks instead of one
     decoded = load_audio(path)
@@ -35,7 +35,7 @@ def test_cuts_fall_in_the_pauses_near_each_mark():
 
 
 def test_transcribing_in_stretches_matches_transcribing_whole():
-    jfk = load_audio(SHARED_AUDIO / "jfk.flac").mono()
+    jfk = load_audio(TEST_DATA / "jfk.flac").mono()
     gap = np.zeros(3 * SAMPLE_RATE, np.float32)
     three = np.concatenate([jfk, gap, jfk, gap, jfk])  # 39 s
     whole = transcribe(three)

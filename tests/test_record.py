@@ -9,7 +9,7 @@ import pytest
 import soundfile
 from click.testing import CliRunner
 
-from tests.conftest import SHARED_AUDIO
+from tests.conftest import TEST_DATA
 from trainer.cli import main
 from trainer.errors import RecordingError
 from trainer.speech import record as recorder
@@ -151,7 +151,7 @@ def test_cli_without_a_microphone_exits_non_zero_with_one_line(monkeypatch, tmp_
 
 
 def test_cli_scores_the_recording(monkeypatch, tmp_path):
-    stereo = soundfile.read(SHARED_AUDIO / "stereo_diarization.wav", dtype="float32", always_2d=True)[0]
+    stereo = soundfile.read(TEST_DATA / "stereo_diarization.wav", dtype="float32", always_2d=True)[0]
     monkeypatch.setattr(recorder, "open_microphone", opener(stereo, 16000))
     out = tmp_path / "out"
     args = ["record", "--out", str(tmp_path / "s.wav"), "--channels", "2", "--score", "--score-out", str(out)]

@@ -15,7 +15,7 @@ from trainer.errors import SpeakerError
 from trainer.pipeline import run_session
 from trainer.roles import assign_roles, counsellor_probabilities, swap_session, voice_profile
 from trainer.schema import Attribution, Code, Role, SpeakerTurn, Word
-from trainer.training.annomi import DATA_DIR, load_annomi
+from trainer.training.annomi import load_annomi
 
 DIALOGUE = (
     ("S0", "Hi, what brings you in today?"),
@@ -77,7 +77,6 @@ def test_a_voice_without_words_is_a_client():
     assert dict(roles)["S2"] is Role.CLIENT and dict(roles)["S0"] is Role.COUNSELLOR
 
 
-@pytest.mark.skipif(not (DATA_DIR / "dev_simple.csv").is_file(), reason="AnnoMI development data not present")
 def test_counsellor_found_in_annomi_transcripts_from_text_alone():
     transcripts = load_annomi(skip_swapped=False)
     right = 0

@@ -10,7 +10,7 @@ import pytest
 import trainer.app.intake
 from trainer.app.intake import rescore, score_upload
 from trainer.app.review import Comment, Correction
-from trainer.app.store import DB_NAME, SCHEMA_VERSION, Store, default_data_dir
+from trainer.app.store import DB_NAME, DEFAULT_DATA_DIR, SCHEMA_VERSION, Store, default_data_dir
 from trainer.batch.output import session_to_dict
 from trainer.errors import AccessDenied, AudioError, StoreError, UploadError
 from trainer.pipeline import run_session
@@ -54,7 +54,7 @@ def test_data_dir_comes_from_the_environment(monkeypatch, tmp_path):
     assert default_data_dir() == tmp_path / "elsewhere"
     assert Store().data_dir == tmp_path / "elsewhere"
     monkeypatch.delenv("TRAINER_DATA_DIR")
-    assert default_data_dir() == Path("data")
+    assert default_data_dir() == DEFAULT_DATA_DIR
 
 
 def test_session_round_trip_and_audio_moved_in(store, people, document, stereo_path):

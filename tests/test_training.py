@@ -7,7 +7,6 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
 import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
@@ -18,7 +17,6 @@ from trainer.coding.network import ContextHead
 from trainer.training.annomi import DATA_DIR, load_annomi
 from trainer.training.train import IGNORE, FrozenStates, TrainOptions, _correct_priors, _Network, train_coder
 
-pytestmark = pytest.mark.skipif(not DATA_DIR.exists(), reason="AnnoMI development data not present")
 QUICK = TrainOptions(trained_layers=1, epochs=1, window=32)
 
 

@@ -7,7 +7,7 @@ from unittest.mock import MagicMock
 import numpy as np
 import pytest
 
-from tests.conftest import JFK_TEXT, LEFT_TEXT, RIGHT_TEXT, SHARED_AUDIO, normalise
+from tests.conftest import JFK_TEXT, LEFT_TEXT, RIGHT_TEXT, TEST_DATA, normalise
 from trainer.errors import ModelNotAvailable
 from trainer.speech import transcribe as stage
 from trainer.speech.audio import SAMPLE_RATE, load_audio
@@ -23,7 +23,7 @@ def text(transcript) -> str:
 
 @pytest.fixture(scope="module")
 def jfk():
-    return load_audio(SHARED_AUDIO / "jfk.flac").mono()
+    return load_audio(TEST_DATA / "jfk.flac").mono()
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def test_tiny_en_transcribes_jfk_exactly(jfk_words):
 
 
 def test_each_stereo_channel_is_transcribed_with_its_speaker():
-    stereo = load_audio(SHARED_AUDIO / "stereo_diarization.wav")
+    stereo = load_audio(TEST_DATA / "stereo_diarization.wav")
     merged = transcribe_channels({"left": stereo.samples[0], "right": stereo.samples[1]})
     by_speaker = {
         side: SimpleNamespace(words=[w for w in merged.words if w.speaker == side]) for side in ("left", "right")

@@ -1,6 +1,6 @@
 """The store: users, scored sessions and instructors' corrections in one local SQLite file.
 
-The data directory (`TRAINER_DATA_DIR`, default `./data`) is created on first use and is
+The data directory (`TRAINER_DATA_DIR`, default the user's data folder) is created on first use and is
 the only place the trainer writes to:
 
     trainer.db                        users, sessions, corrections, comments
@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import platformdirs
+
 from trainer.app.accounts import User, UserRole, can_review, can_view
 from trainer.app.review import Comment, Correction, StoredSession, apply_corrections, locate
 from trainer.batch.output import session_from_dict
@@ -31,7 +33,7 @@ from trainer.errors import AccessDenied, AuthError, StoreError
 from trainer.schema import Code, Role
 
 DATA_DIR_ENV = "TRAINER_DATA_DIR"
-DEFAULT_DATA_DIR = Path("data")
+DEFAULT_DATA_DIR = Path(platformdirs.user_data_dir("listening-trainer"))  # e.g. ~/.local/share/listening-trainer
 DB_NAME = "trainer.db"
 AUDIO_DIR = "audio"
 INCOMING_DIR = "incoming"
@@ -97,7 +99,10 @@ _CORRECTIONS_SELECT = """
 
 
 def default_data_dir() -> Path:
-    """Where data lives unless told otherwise: $TRAINER_DATA_DIR, else ./data."""
+    """Where data lives unless told otherwise: $TRAINER_DATA_DIR, else the user's data folder.
+
+    Not the working directory: an installed trainer may be started from anywhere.
+    """
     return Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
 
 

@@ -23,8 +23,8 @@ from trainer.schema import Code, Role, Utterance
 
 logger = logging.getLogger("trainer")
 
-# ../shared/data/annomi relative to the project root.
-DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "annomi"
+# The development portion kept in the repository (data/annomi, see its README).
+DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "annomi"
 OTHER_SUBTYPES = ("information", "advice", "options", "negotiation")  # therapist-input kinds
 TALK_TYPES = ("change", "neutral", "sustain")  # client talk types
 NO_SUBTYPE = "none"  # an "other" utterance that is not therapist input
