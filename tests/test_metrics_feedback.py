@@ -7,7 +7,8 @@ import pytest
 from tests.conftest import CQ, CR, OQ, OT, SR
 from trainer.schema import CodedUtterance, Role, Utterance
 from trainer.scoring.feedback import build_feedback
-from trainer.scoring.metrics import compute_metrics, level
+from trainer.scoring.metrics import compute_metrics
+from trainer.vocabulary import METRIC
 
 
 def session(codes, client_seconds=10.0, timed=True):
@@ -59,12 +60,27 @@ def test_talk_share_by_words_without_times():
         ("complex_reflection_share", 0.45, "fair"),
         ("open_question_share", 0.49, "practise"),
         ("open_question_share", 0.7, "good"),
-        ("counsellor_talk_share", 0.9, "info"),
+        ("counsellor_talk_share", 0.9, "practise"),  # above the guide: the one judgement of talk share
+        ("counsellor_talk_share", 0.5, "info"),
         ("open_question_share", None, "info"),
     ],
 )
 def test_miti_levels(key, value, expected):
-    assert level(key, value) == expected
+    assert METRIC[key].judge(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "shown", "verdict"),
+    [
+        ("reflection_question_ratio", 1.25, "1.2", "fair"),
+        ("open_question_share", 0.755, "76%", "good"),
+        ("complex_reflection_share", None, "–", "n/a"),
+        ("counsellor_talk_share", 0.62, "62%", "guide"),
+    ],
+)
+def test_metric_shown_and_worded(key, value, shown, verdict):
+    assert METRIC[key].show(value) == shown
+    assert METRIC[key].verdict(value) == verdict
 
 
 def test_weak_session_feedback_quotes_closed_questions():

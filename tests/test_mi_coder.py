@@ -8,8 +8,8 @@ from trainer.coding.mi_coder import MODEL_DIR, MICoder, load_mi_coder
 from trainer.coding.network import MAX_TOKENS, NO_NEIGHBOUR, neighbours, overlap_features, token_ids
 from trainer.errors import ModelNotAvailable
 from trainer.schema import Code, Role, Utterance
-from trainer.training.annomi import OTHER_SUBTYPES
 from trainer.training.evaluation import asr_style
+from trainer.vocabulary import OTHER_KINDS
 
 C, K = Role.COUNSELLOR, Role.CLIENT
 CONVERSATION = (
@@ -92,7 +92,7 @@ def test_shipped_coder_codes_a_conversation(coder: MICoder) -> None:
         Code.OTHER,
     ]
     assert all(0.0 < c.confidence <= 1.0 for c in counsellor)
-    assert counsellor[-1].subcode in OTHER_SUBTYPES  # therapist input, not a plain "other"
+    assert counsellor[-1].subcode in OTHER_KINDS  # therapist input, not a plain "other"
     client = [c for c in coded if c.speaker is K]
     assert all(c.code is None and c.confidence is None for c in client)
     assert client[2].subcode == "change"  # "I really want to cut down"

@@ -59,3 +59,15 @@ class RecordingError(TrainerError):
 
 class ReviewError(TrainerError):
     """An instructor's correction does not fit its utterance (e.g. a client talk type on counsellor speech)."""
+
+
+def one_line(error: BaseException) -> str:
+    """An error as a single line, naming its kind when the message alone is unclear."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror.lower()  # "permission denied", "no such file or directory"
+    if isinstance(error, MemoryError):
+        return "out of memory"
+    text = " ".join(str(error).split())
+    if isinstance(error, TrainerError):
+        return text
+    return f"{error.__class__.__name__}: {text}" if text else error.__class__.__name__

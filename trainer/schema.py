@@ -9,24 +9,8 @@ what an earlier stage produced:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 
-
-class Role(StrEnum):
-    """Who said an utterance in a practice session."""
-
-    COUNSELLOR = "counsellor"
-    CLIENT = "client"
-
-
-class Code(StrEnum):
-    """Behaviour code of one counsellor utterance (MITI-style, five-way)."""
-
-    OPEN_QUESTION = "open_question"
-    CLOSED_QUESTION = "closed_question"
-    SIMPLE_REFLECTION = "simple_reflection"
-    COMPLEX_REFLECTION = "complex_reflection"
-    OTHER = "other"
+from trainer.vocabulary import Code, Level, Role
 
 
 @dataclass(frozen=True)
@@ -134,7 +118,7 @@ class FeedbackItem:
     value: float | None = None  # the measured value, if any
     fair: float | None = None  # MITI "fair" threshold, if any
     good: float | None = None  # MITI "good" threshold, if any
-    level: str = "info"  # "good", "fair", "practise" or "info"
+    level: str = Level.INFO  # a vocabulary.Level
     examples: tuple[str, ...] = ()  # the trainee's own utterances illustrating the point
 
 

@@ -21,7 +21,7 @@ from trainer.pipeline import summarise
 from trainer.schema import Code, CodedUtterance, Role, Session
 from trainer.scoring.change_talk import sure_subcode
 from trainer.scoring.talk_time import talk_stats
-from trainer.training.annomi import NO_SUBTYPE, OTHER_SUBTYPES, TALK_TYPES
+from trainer.vocabulary import NO_SUBCODE, SUBCODES, TALK_TYPES
 
 CSV_COLUMNS = (
     # speaker,start,end,text,code first: the file reads back as a transcript (`--keep-codes`)
@@ -38,7 +38,6 @@ CSV_COLUMNS = (
     "comment",
     "automatic_subcode",
 )
-SUBCODES = (*OTHER_SUBTYPES, *TALK_TYPES)  # finer labels an instructor may set
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,7 @@ class Correction:
     author: str = ""
     created_at: str = ""  # ISO time, UTC
     # Corrected finer label: None leaves the machine's (which stands only while its speaker and
-    # code do), NO_SUBTYPE ("none") removes it; an other-kind needs code "other", a talk type a client.
+    # code do), NO_SUBCODE ("none") removes it; an other-kind needs code "other", a talk type a client.
     subcode: str | None = None
 
     @property
@@ -134,7 +133,7 @@ def _matches(correction: Correction, utterances: Sequence[CodedUtterance]) -> bo
 
 def subcode_problem(speaker: Role, code: Code | None, subcode: str | None) -> str | None:
     """Why a finer label cannot go with this speaker and code, or None when it can."""
-    if subcode is None or subcode == NO_SUBTYPE:
+    if subcode is None or subcode == NO_SUBCODE:
         return None
     if subcode not in SUBCODES:
         return f"{subcode!r} is not a subcode; use one of {', '.join(SUBCODES)}"
@@ -153,7 +152,7 @@ def _decided(machine: CodedUtterance, fix: Correction | None) -> tuple[Role, Cod
     speaker = (fix.speaker if fix else None) or machine.speaker
     code = None if speaker is Role.CLIENT else ((fix.code if fix else None) or machine.code)
     if fix is not None and fix.subcode is not None:
-        return speaker, code, None if fix.subcode == NO_SUBTYPE else fix.subcode
+        return speaker, code, None if fix.subcode == NO_SUBCODE else fix.subcode
     same = speaker is machine.speaker and code is machine.code
     return speaker, code, machine.subcode if same else None
 
@@ -262,7 +261,7 @@ def corrections_from_edits(
             code=code if code is not None and code is not machine.code else None,
             comment=edit.comment.strip(),
             author=author,
-            subcode=None if subcode == unless_corrected else subcode or NO_SUBTYPE,
+            subcode=None if subcode == unless_corrected else subcode or NO_SUBCODE,
         )
         wanted = new if new.changes_coding or new.comment else None
         if _decision(reviewed.correction(i)) != _decision(wanted):

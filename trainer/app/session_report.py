@@ -1,7 +1,7 @@
-"""How a session looks: labels and colours for codes and metrics, and a printable HTML report.
+"""How a session looks: colours for codes and levels, and a printable HTML report.
 
-The app draws with the same labels and colours, so a code looks the same on screen and
-on paper. The report is one self-contained HTML file (no scripts, no external files)
+The app draws with the same labels (trainer.vocabulary) and colours, so a code looks the
+same on screen and on paper. The report is one self-contained HTML file (no scripts, no external files)
 that prints cleanly from any browser, or saves as PDF from the print dialogue.
 """
 
@@ -10,20 +10,13 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
-from trainer.schema import Code, CodedUtterance, FeedbackItem, Role
-from trainer.scoring.metrics import THRESHOLDS, level
+from trainer.schema import Code, CodedUtterance, FeedbackItem
+from trainer.vocabulary import CODE_LABELS, LEVEL_LABELS, METRICS, ROLE_LABELS, Level
 
 if TYPE_CHECKING:
     from trainer.app.review import Reviewed, StoredSession
 
 LOW_CONFIDENCE = 0.6  # codes the coder was less sure of than this are marked for a second look
-CODE_LABELS = {
-    Code.OPEN_QUESTION: "Open question",
-    Code.CLOSED_QUESTION: "Closed question",
-    Code.SIMPLE_REFLECTION: "Simple reflection",
-    Code.COMPLEX_REFLECTION: "Complex reflection",
-    Code.OTHER: "Other",
-}
 # Streamlit's colour names (st.badge, :color-background[...]), so the app needs no CSS.
 CODE_COLOURS = {
     Code.OPEN_QUESTION: "green",
@@ -42,15 +35,7 @@ COLOUR_HEX = {
     "slate": "#475569",
 }
 CLIENT_COLOUR = "slate"
-LEVEL_COLOURS = {"good": "green", "fair": "orange", "practise": "red", "info": "gray"}
-LEVEL_NAMES = {"info": "note"}  # how a feedback point's level is labelled, where not by its own name
-METRIC_LABELS = {
-    "reflection_question_ratio": "Reflections per question",
-    "complex_reflection_share": "Complex reflections",
-    "open_question_share": "Open questions",
-    "counsellor_talk_share": "Your talk time",
-}
-ROLE_LABELS = {Role.COUNSELLOR: "Counsellor", Role.CLIENT: "Client"}
+LEVEL_COLOURS = {Level.GOOD: "green", Level.FAIR: "orange", Level.PRACTISE: "red", Level.INFO: "gray"}
 
 
 def machine_label(machine: CodedUtterance) -> str:
@@ -86,20 +71,6 @@ def clock(seconds: float | None) -> str:
     return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
 
 
-def format_metric(key: str, value: float | None) -> str:
-    """A metric as people read it: a ratio to one decimal, a share in percent."""
-    if value is None:
-        return "–"
-    return f"{value:.1f}" if key == "reflection_question_ratio" else f"{value:.0%}"
-
-
-def level_text(key: str, value: float | None) -> str:
-    """The MITI level of a metric in words: good, fair, practise; 'guide' or 'n/a' when not judged."""
-    if key not in THRESHOLDS:
-        return "guide"
-    return "n/a" if value is None else level(key, value)
-
-
 def is_low_confidence(coded: CodedUtterance) -> bool:
     """Whether the coder gave this code with less than LOW_CONFIDENCE."""
     return coded.code is not None and coded.confidence is not None and coded.confidence < LOW_CONFIDENCE
@@ -112,20 +83,19 @@ def _badge(text: str, colour: str) -> str:
 def _metric_rows(reviewed: Reviewed) -> str:
     m = reviewed.session.metrics
     rows = []
-    for key, label in METRIC_LABELS.items():
-        value, t = getattr(m, key), THRESHOLDS.get(key)
-        judged = level(key, value)
+    for metric in METRICS:
+        value = getattr(m, metric.key)
+        fair, good = (metric.show(metric.fair), metric.show(metric.good)) if metric.miti else ("", "")
         rows.append(
-            f"<tr><td>{label}</td><td><b>{format_metric(key, value)}</b></td>"
-            f"<td>{format_metric(key, t.fair) if t else ''}</td><td>{format_metric(key, t.good) if t else ''}</td>"
-            f"<td>{_badge(level_text(key, value), LEVEL_COLOURS[judged])}</td></tr>"
+            f"<tr><td>{metric.label}</td><td><b>{metric.show(value)}</b></td><td>{fair}</td><td>{good}</td>"
+            f"<td>{_badge(metric.verdict(value), LEVEL_COLOURS[metric.judge(value)])}</td></tr>"
         )
     return "<table><tr><th>Metric</th><th>You</th><th>Fair</th><th>Good</th><th></th></tr>" + "".join(rows) + "</table>"
 
 
 def _item(item: FeedbackItem) -> str:
     quotes = "".join(f"<blockquote>“{escape(e)}”</blockquote>" for e in item.examples)
-    badge = _badge(LEVEL_NAMES.get(item.level, item.level), LEVEL_COLOURS.get(item.level, "gray"))
+    badge = _badge(LEVEL_LABELS.get(item.level, item.level), LEVEL_COLOURS.get(item.level, "gray"))
     return f'<div class="item">{badge} <b>{escape(item.title)}</b><br>{escape(item.message)}{quotes}</div>'
 
 

@@ -18,11 +18,10 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from trainer.app.session_report import COLOUR_HEX, LEVEL_COLOURS, METRIC_LABELS, clock, format_metric
+from trainer.app.session_report import COLOUR_HEX, LEVEL_COLOURS, clock
 from trainer.batch.output import atomic_write_text
 from trainer.errors import TrainerError
-from trainer.scoring.feedback import TALK_SHARE_GUIDE
-from trainer.scoring.metrics import METRIC_KEYS, THRESHOLDS, level
+from trainer.vocabulary import METRIC, METRIC_KEYS, Level
 
 SUMMARY_NAME = "summary.csv"
 HTML_NAME = "report.html"
@@ -66,13 +65,6 @@ def _number(value: str) -> float | None:
         return None
 
 
-def _level(key: str, value: float | None) -> str:
-    """MITI level, or for talk share whether it is within the guide ('info' / 'practise')."""
-    if key == "counsellor_talk_share" and value is not None:
-        return "practise" if value > TALK_SHARE_GUIDE else "info"
-    return level(key, value)
-
-
 def _feedback_summary(folder: Path, row: Mapping[str, str]) -> str:
     """The session's one-line feedback summary from its JSON, '' if it cannot be read."""
     try:
@@ -95,7 +87,7 @@ def read_rows(folder: Path) -> list[dict[str, Any]]:
     for raw in csv.DictReader(io.StringIO(text)):
         row: dict[str, Any] = {k: raw.get(k, "") for k in CSV_COLUMNS}
         for key in METRIC_KEYS:
-            row[f"{key}_level"] = _level(key, _number(raw.get(key, ""))) if raw["status"] == "ok" else ""
+            row[f"{key}_level"] = METRIC[key].judge(_number(raw.get(key, ""))) if raw["status"] == "ok" else ""
         row["feedback"] = _feedback_summary(folder, raw) if raw["status"] == "ok" and raw.get("json") else ""
         rows.append(row)
     return rows
@@ -103,7 +95,8 @@ def read_rows(folder: Path) -> list[dict[str, Any]]:
 
 def _histogram(key: str, values: Sequence[float]) -> str:
     """An inline SVG histogram of one metric, with its fair and good thresholds marked."""
-    top = RATIO_AXIS_MAX if key == "reflection_question_ratio" else 1.0
+    metric = METRIC[key]
+    top = 1.0 if metric.percent else RATIO_AXIS_MAX
     counts = [0] * BINS
     for v in values:
         counts[min(BINS - 1, max(0, int(v / top * BINS)))] += 1
@@ -113,14 +106,13 @@ def _histogram(key: str, values: Sequence[float]) -> str:
     for i, n in enumerate(counts):
         h = 70 * n / most
         centre = (i + 0.5) * top / BINS
-        colour = COLOUR_HEX[LEVEL_COLOURS[_level(key, centre)]]
+        colour = COLOUR_HEX[LEVEL_COLOURS[metric.judge(centre)]]
         x = 10 + i * 24
         bars.append(f'<rect x="{x}" y="{base - h:.1f}" width="22" height="{h:.1f}" fill="{colour}"/>')
         if n:
             bars.append(f'<text x="{x + 11}" y="{base - h - 3:.1f}" font-size="10" text-anchor="middle">{n}</text>')
     marks = []
-    t = THRESHOLDS.get(key)
-    lines = ((t.fair, "fair"), (t.good, "good")) if t else ((TALK_SHARE_GUIDE, "guide"),)
+    lines = ((metric.fair, "fair"), (metric.good, "good")) if metric.miti else ((metric.guide, "guide"),)
     for at, name in lines:
         x = 10 + 240 * at / top
         marks.append(
@@ -128,9 +120,9 @@ def _histogram(key: str, values: Sequence[float]) -> str:
             f'<text x="{x + 2:.1f}" y="11" font-size="10">{name}</text>'
         )
     axis = f'<text x="10" y="{base + 14}" font-size="10">0</text>'
-    axis += f'<text x="250" y="{base + 14}" font-size="10" text-anchor="end">{format_metric(key, top)}</text>'
+    axis += f'<text x="250" y="{base + 14}" font-size="10" text-anchor="end">{metric.show(top)}</text>'
     return (
-        f'<svg width="{width}" height="{height}" role="img" aria-label="{escape(METRIC_LABELS[key])}">'
+        f'<svg width="{width}" height="{height}" role="img" aria-label="{escape(metric.label)}">'
         f'<line x1="10" y1="{base}" x2="250" y2="{base}" stroke="#9aa5b1"/>{"".join(bars)}{"".join(marks)}{axis}</svg>'
     )
 
@@ -139,15 +131,15 @@ def _distributions(rows: Sequence[Mapping[str, Any]]) -> str:
     figures = []
     for key in METRIC_KEYS:
         values = [v for r in rows if r["status"] == "ok" and (v := _number(r[key])) is not None]
-        median = format_metric(key, statistics.median(values)) if values else "–"
-        t = THRESHOLDS.get(key)
-        if t:
-            at_fair = sum(v >= t.fair for v in values)
-            note = f"median {median}; {at_fair} of {len(values)} at fair or better ({t.source})"
+        metric = METRIC[key]
+        median = metric.show(statistics.median(values)) if values else "–"
+        if metric.miti:
+            at_fair = sum(v >= metric.fair for v in values)
+            note = f"median {median}; {at_fair} of {len(values)} at fair or better ({metric.source})"
         else:
-            note = f"median {median}; guide: at most {format_metric(key, TALK_SHARE_GUIDE)}"
+            note = f"median {median}; guide: at most {metric.show(metric.guide)}"
         figures.append(
-            f"<figure><figcaption>{escape(METRIC_LABELS[key])}</figcaption>{_histogram(key, values)}"
+            f"<figure><figcaption>{escape(metric.label)}</figcaption>{_histogram(key, values)}"
             f'<div class="note">{escape(note)}</div></figure>'
         )
     return '<div class="dists">' + "".join(figures) + "</div>"
@@ -155,20 +147,20 @@ def _distributions(rows: Sequence[Mapping[str, Any]]) -> str:
 
 def _cell(key: str, row: Mapping[str, Any]) -> str:
     value = _number(row[key])
-    judged = row[f"{key}_level"] or "info"
+    judged = row[f"{key}_level"] or Level.INFO
     dot = f'<span class="lv" title="{judged}" style="background:{COLOUR_HEX[LEVEL_COLOURS[judged]]}"></span>'
-    return f'<td class="num">{format_metric(key, value)}{dot if value is not None else ""}</td>'
+    return f'<td class="num">{METRIC[key].show(value)}{dot if value is not None else ""}</td>'
 
 
 def _thresholds_header() -> str:
     cells = []
     for key in METRIC_KEYS:
-        t = THRESHOLDS.get(key)
-        if t:
-            guide = f"fair {format_metric(key, t.fair)} · good {format_metric(key, t.good)}"
+        metric = METRIC[key]
+        if metric.miti:
+            guide = f"fair {metric.show(metric.fair)} · good {metric.show(metric.good)}"
         else:
-            guide = f"guide ≤ {format_metric(key, TALK_SHARE_GUIDE)}"
-        cells.append(f'<th>{escape(METRIC_LABELS[key])}<br><span class="note">{guide}</span></th>')
+            guide = f"guide ≤ {metric.show(metric.guide)}"
+        cells.append(f'<th>{escape(metric.label)}<br><span class="note">{guide}</span></th>')
     return "".join(cells)
 
 

@@ -27,7 +27,7 @@ from trainer.schema import (
     TalkStats,
     Utterance,
 )
-from trainer.scoring.metrics import METRIC_KEYS
+from trainer.vocabulary import METRIC_KEYS
 
 TALK_PER_ROLE = ("speaking_s", "longest_s", "response_pause_s")  # metrics.talk keys holding a value per role
 SUMMARY_COLUMNS = (

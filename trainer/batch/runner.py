@@ -23,7 +23,7 @@ from typing import Any
 
 from trainer.batch.output import session_from_dict, summary_row, write_session_json, write_summary
 from trainer.batch.resume import BatchState, Entry, file_sha256, settings_sha256
-from trainer.errors import InputError, TrainerError
+from trainer.errors import InputError, TrainerError, one_line
 from trainer.pipeline import PipelineOptions, is_transcript, run_session
 from trainer.speech.audio import AUDIO_EXTENSIONS
 from trainer.speech.transcript_files import TRANSCRIPT_EXTENSIONS
@@ -92,18 +92,6 @@ def output_names(inputs: Sequence[Path]) -> dict[Path, str]:
         tag = "" if stems[p.stem] == 1 else "-" + hashlib.sha1(str(p).encode()).hexdigest()[:6]
         names[p] = f"{p.stem}{tag}.json"
     return names
-
-
-def one_line(error: BaseException) -> str:
-    """An error as a single line, naming its kind when the message alone is unclear."""
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror.lower()  # "permission denied", "no such file or directory"
-    if isinstance(error, MemoryError):
-        return "out of memory"
-    text = " ".join(str(error).split())
-    if isinstance(error, TrainerError):
-        return text
-    return f"{error.__class__.__name__}: {text}" if text else error.__class__.__name__
 
 
 def error_row(path: Path, error: BaseException | str) -> dict[str, Any]:

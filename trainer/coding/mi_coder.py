@@ -34,7 +34,7 @@ from trainer.coding.network import (
 )
 from trainer.errors import ModelNotAvailable
 from trainer.schema import Code, CodedUtterance, Role, Utterance
-from trainer.training.annomi import NO_SUBTYPE
+from trainer.vocabulary import NO_SUBCODE
 
 logger = logging.getLogger("trainer")
 
@@ -122,7 +122,7 @@ class MICoder:
             subcode, sub_p = None, None
             if code is Code.OTHER:
                 s = int(subcodes[i].argmax())
-                if SUBCODE_LABELS[s] != NO_SUBTYPE:
+                if SUBCODE_LABELS[s] != NO_SUBCODE:
                     subcode, sub_p = SUBCODE_LABELS[s], float(subcodes[i, s])
             out.append(CodedUtterance(u, code, float(codes[i, c]), subcode, sub_p))
         return tuple(out)

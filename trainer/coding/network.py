@@ -19,10 +19,10 @@ from tokenizers import Tokenizer
 from torch import nn
 
 from trainer.schema import Code, Role
-from trainer.training.annomi import NO_SUBTYPE, OTHER_SUBTYPES, TALK_TYPES
+from trainer.vocabulary import NO_SUBCODE, OTHER_KINDS, TALK_TYPES
 
 CODE_LABELS = tuple(c.value for c in Code)  # output order of the code head
-SUBCODE_LABELS = (NO_SUBTYPE, *OTHER_SUBTYPES)  # output order of the "other" subtype head
+SUBCODE_LABELS = (NO_SUBCODE, *OTHER_KINDS)  # output order of the "other" subtype head
 TALK_LABELS = TALK_TYPES  # output order of the client talk-type head
 MAX_TOKENS = 64  # per utterance, with [CLS] and [SEP]; longer turns keep head and tail
 HEAD_TOKENS = 16  # word pieces kept from the start of a long turn (the rest from its end)

@@ -28,13 +28,12 @@ import re
 from collections.abc import Sequence
 
 from trainer.schema import Code, CodedUtterance, FeedbackItem, Role
+from trainer.vocabulary import Level, OtherKind, TalkType
 
 SUBCODE_CONFIDENCE = 0.5  # finer labels less sure than this are neither counted nor quoted
 CHANGE_TALK_GUIDE = 0.5  # share of change talk followed up from which it reads as a strength
 MAX_QUOTES = 2  # utterances quoted per note
 BACKCHANNEL_WORDS = 3  # "Mm-hmm.", "Yeah, okay.": too short to take the floor
-ADVICE = "advice"  # the coder's subcode for counsellor advice (code "other")
-CHANGE = "change"  # the coder's subcode for client change talk
 FOLLOW_UPS = (Code.SIMPLE_REFLECTION, Code.COMPLEX_REFLECTION, Code.OPEN_QUESTION)
 
 # Matched on lower-case text without punctuation, as speech recognition may give it.
@@ -85,7 +84,7 @@ def _backchannel(coded: CodedUtterance) -> bool:
     """A short acknowledgement ("Mm.", "Yeah, okay."), which neither answers nor asks anything."""
     return (
         coded.code in (None, Code.OTHER)
-        and coded.subcode not in (ADVICE, CHANGE)
+        and coded.subcode not in (OtherKind.ADVICE, TalkType.CHANGE)
         and "?" not in coded.text
         and len(coded.text.split()) <= BACKCHANNEL_WORDS
     )
@@ -107,7 +106,7 @@ def split_advice(utterances: Sequence[CodedUtterance]) -> tuple[list[CodedUttera
         if c.speaker is Role.CLIENT:
             last_client, goes_on = c, False
             continue
-        is_advice = c.code is Code.OTHER and _labelled(c, ADVICE)
+        is_advice = c.code is Code.OTHER and _labelled(c, OtherKind.ADVICE)
         ok = is_advice and (
             goes_on
             or (last_client is not None and client_asks(last_client.text))
@@ -128,7 +127,7 @@ def split_change_talk(utterances: Sequence[CodedUtterance]) -> tuple[list[CodedU
     turn: list[CodedUtterance] = []  # change talk in the client's current turn
     for c in _floor(utterances):
         if c.speaker is Role.CLIENT:
-            if _labelled(c, CHANGE):
+            if _labelled(c, TalkType.CHANGE):
                 turn.append(c)
             continue
         if turn:
@@ -160,7 +159,7 @@ def advice_note(utterances: Sequence[CodedUtterance]) -> FeedbackItem | None:
             f"permission first{of_all}. Advice lands best when the client asked for it or agreed to hear "
             "it: try 'Would it be all right if I shared what has worked for others?' first. Unasked advice:",
             float(len(unasked)),
-            level="practise",
+            level=Level.PRACTISE,
             examples=_quotes(unasked),
         )
     if asked:
@@ -170,7 +169,7 @@ def advice_note(utterances: Sequence[CodedUtterance]) -> FeedbackItem | None:
             f"You gave advice {_times(len(asked))}, each time after the client asked for it or you asked "
             "permission, so it was more likely to be heard. For example:",
             0.0,
-            level="info",
+            level=Level.INFO,
             examples=_quotes(asked),
         )
     return None
@@ -192,7 +191,7 @@ def change_talk_note(utterances: Sequence[CodedUtterance]) -> FeedbackItem | Non
             f"{said} and you reflected it or asked about it {len(followed)} of {total} times ({share:.0%}). "
             f"Reflecting change talk helps the client hear their own reasons for change.{tail}",
             share,
-            level="info",
+            level=Level.INFO,
             examples=_quotes(missed or followed),
         )
     return FeedbackItem(
@@ -202,7 +201,7 @@ def change_talk_note(utterances: Sequence[CodedUtterance]) -> FeedbackItem | Non
         f"({share:.0%}). Change talk grows when it is reflected back ('You want to be there for your kids') "
         "or explored with an open question. Change talk you let pass:",
         share,
-        level="practise",
+        level=Level.PRACTISE,
         examples=_quotes(missed),
     )
 

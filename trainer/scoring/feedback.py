@@ -1,22 +1,21 @@
 """Stage 7: short written feedback, illustrated with the trainee's own words.
 
 What went well, and the one or two things to practise next, judged against the MITI
-thresholds in trainer.scoring.metrics. Each point quotes utterances from the session so the
+thresholds of trainer.vocabulary.METRICS. Each point quotes utterances from the session so the
 trainee sees exactly what to keep doing or change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from trainer.schema import Code, CodedUtterance, Feedback, FeedbackItem, Metrics, Role
 from trainer.scoring.change_talk import talk_notes
-from trainer.scoring.metrics import THRESHOLDS, level
+from trainer.vocabulary import METRIC, Level
 
 MAX_PRACTISE = 2  # more than two goals at once is too many to practise
 MAX_EXAMPLES = 2
-TALK_SHARE_GUIDE = 0.5  # above this the counsellor talks more than the client
 
 
 def _examples(utterances: Sequence[CodedUtterance], *codes: Code) -> tuple[str, ...]:
@@ -26,20 +25,11 @@ def _examples(utterances: Sequence[CodedUtterance], *codes: Code) -> tuple[str, 
     return tuple(c.text for c in chosen[:MAX_EXAMPLES])
 
 
-def _pct(value: float) -> str:
-    return f"{value:.0%}"
-
-
-def _times(value: float) -> str:
-    return f"{value:.1f}"
-
-
 @dataclass(frozen=True)
 class Guide:
     """How to speak about one MITI metric, at practise level and at fair/good level."""
 
     key: str
-    show: Callable[[float], str]  # formats the value and thresholds
     practise_title: str
     practise_text: str  # {value}, {fair}, {good} are filled in
     practise_examples: tuple[Code, ...]  # what to quote when it needs practice
@@ -52,7 +42,6 @@ REFLECTIONS = (Code.SIMPLE_REFLECTION, Code.COMPLEX_REFLECTION)
 GUIDES = (
     Guide(
         "reflection_question_ratio",
-        _times,
         "Reflect more, ask less",
         "You offered {value} reflections per question (fair is {fair}, good {good}). Questions like these "
         "steer the talk; a reflection of what the client just said shows you listened and lets them go deeper.",
@@ -63,7 +52,6 @@ GUIDES = (
     ),
     Guide(
         "open_question_share",
-        _pct,
         "Turn closed questions into open ones",
         "{value} of your questions were open (fair {fair}, good {good}). A closed question can be answered "
         "with yes or no; asking 'What...', 'How...' or 'Tell me about...' instead invites the client to "
@@ -76,7 +64,6 @@ GUIDES = (
     ),
     Guide(
         "complex_reflection_share",
-        _pct,
         "Add meaning to your reflections",
         "{value} of your reflections were complex (fair {fair}, good {good}). These simple reflections repeat "
         "the client's words; try adding what they might feel, value or be torn about "
@@ -97,18 +84,18 @@ def _judged_item(guide: Guide, m: Metrics, utterances: Sequence[CodedUtterance])
         if guide.key != "reflection_question_ratio" or not any(m.count(c) for c in REFLECTIONS):
             return None
         value = float("inf")  # reflections but no questions at all: the best possible ratio
-    t = THRESHOLDS[guide.key]
-    judged = level(guide.key, value)
-    shown = "Only" if value == float("inf") else guide.show(value)
-    fields = {"value": shown, "fair": guide.show(t.fair), "good": guide.show(t.good), "level": judged}
-    practise = judged == "practise"
+    metric = METRIC[guide.key]
+    judged = metric.judge(value)
+    shown = "Only" if value == float("inf") else metric.show(value)
+    fields = {"value": shown, "fair": metric.show(metric.fair), "good": metric.show(metric.good), "level": judged}
+    practise = judged is Level.PRACTISE
     return FeedbackItem(
         key=guide.key,
         title=guide.practise_title if practise else guide.done_title,
         message=(guide.practise_text if practise else guide.done_text).format(**fields),
         value=None if value == float("inf") else value,
-        fair=t.fair,
-        good=t.good,
+        fair=metric.fair,
+        good=metric.good,
         level=judged,
         examples=_examples(utterances, *(guide.practise_examples if practise else guide.done_examples)),
     )
@@ -118,11 +105,12 @@ def _talk_item(m: Metrics, utterances: Sequence[CodedUtterance]) -> FeedbackItem
     value = m.counsellor_talk_share
     if value is None:
         return None
+    talk_share = METRIC["counsellor_talk_share"]
     unit = "speaking time" if m.talk_basis == "seconds" else "words"
-    if value > TALK_SHARE_GUIDE:
+    if talk_share.judge(value) is Level.PRACTISE:
         longest = max((c for c in utterances if c.speaker is Role.COUNSELLOR), key=lambda c: len(c.text))
         message = (
-            f"You had {_pct(value)} of the {unit}. In MI the client should do most of the talking; "
+            f"You had {talk_share.show(value)} of the {unit}. In MI the client should do most of the talking; "
             "your longest turn was:"
         )
         return FeedbackItem(
@@ -130,15 +118,15 @@ def _talk_item(m: Metrics, utterances: Sequence[CodedUtterance]) -> FeedbackItem
             "Leave the client more room",
             message,
             value,
-            level="practise",
+            level=Level.PRACTISE,
             examples=(longest.text,),
         )
     return FeedbackItem(
         "counsellor_talk_share",
         "The client did most of the talking",
-        f"You had {_pct(value)} of the {unit}, leaving the client room to explore.",
+        f"You had {talk_share.show(value)} of the {unit}, leaving the client room to explore.",
         value,
-        level="info",
+        level=Level.INFO,
     )
 
 
@@ -154,10 +142,11 @@ def build_feedback(utterances: Sequence[CodedUtterance], metrics: Metrics) -> Fe
         return Feedback(summary="No counsellor speech was found, so there is nothing to give feedback on.")
     judged = [i for i in (_judged_item(g, metrics, utterances) for g in GUIDES) if i]
     talk = _talk_item(metrics, utterances)
-    strengths = tuple(i for i in judged if i.level in ("good", "fair"))
-    to_practise = [i for i in [*judged, talk] if i is not None and i.level == "practise"]
+    strengths = tuple(i for i in judged if i.level in (Level.GOOD, Level.FAIR))
+    to_practise = [i for i in [*judged, talk] if i is not None and i.level == Level.PRACTISE]
     practise, later = to_practise[:MAX_PRACTISE], to_practise[MAX_PRACTISE:]
-    notes = tuple(later) + ((talk,) if talk is not None and talk.level != "practise" else ()) + talk_notes(utterances)
+    talk_note = (talk,) if talk is not None and talk.level != Level.PRACTISE else ()
+    notes = tuple(later) + talk_note + talk_notes(utterances)
     if not judged:
         summary = "You asked no questions and offered no reflections; try both in your next role play."
     elif not practise:

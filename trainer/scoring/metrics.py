@@ -1,38 +1,15 @@
 """Stage 6: the session metrics trainers use, from coded utterances.
 
-Thresholds follow MITI 4.2.1 for reflection-to-question ratio and complex reflection
-share, and MITI 3.1.1 for the share of open questions. Talk share is guidance only.
+How each metric is named and judged (MITI thresholds, the talk-share guide) is in
+trainer.vocabulary.METRICS.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from trainer.schema import Code, CodedUtterance, Metrics, Role
-
-
-@dataclass(frozen=True)
-class Threshold:
-    """MITI competence levels for one metric."""
-
-    fair: float
-    good: float
-    source: str
-
-
-THRESHOLDS = {
-    "reflection_question_ratio": Threshold(fair=1.0, good=2.0, source="MITI 4.2.1"),
-    "complex_reflection_share": Threshold(fair=0.40, good=0.50, source="MITI 4.2.1"),
-    "open_question_share": Threshold(fair=0.50, good=0.70, source="MITI 3.1.1"),
-}
-METRIC_KEYS = (
-    "reflection_question_ratio",
-    "complex_reflection_share",
-    "open_question_share",
-    "counsellor_talk_share",
-)
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -47,16 +24,6 @@ def talk_time(utterances: Sequence[CodedUtterance]) -> tuple[dict[Role, float], 
         u = c.utterance
         amount[u.speaker] += max(0.0, u.end - u.start) if timed else len(u.text.split())
     return amount, "seconds" if timed else "words"
-
-
-def level(key: str, value: float | None) -> str:
-    """'good', 'fair' or 'practise' against the MITI threshold; 'info' if not judged."""
-    threshold = THRESHOLDS.get(key)
-    if threshold is None or value is None:
-        return "info"
-    if value >= threshold.good:
-        return "good"
-    return "fair" if value >= threshold.fair else "practise"
 
 
 def compute_metrics(utterances: Sequence[CodedUtterance]) -> Metrics:

@@ -20,14 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainer.schema import Code, Role, Utterance
+from trainer.vocabulary import NO_SUBCODE, OTHER_KINDS, TALK_TYPES
 
 logger = logging.getLogger("trainer")
 
 # The development portion kept in the repository (data/annomi, see its README).
 DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "annomi"
-OTHER_SUBTYPES = ("information", "advice", "options", "negotiation")  # therapist-input kinds
-TALK_TYPES = ("change", "neutral", "sustain")  # client talk types
-NO_SUBTYPE = "none"  # an "other" utterance that is not therapist input
 
 _ROLES = {"therapist": Role.COUNSELLOR, "client": Role.CLIENT}
 _TIMESTAMP = re.compile(r"(\d{1,2}):([0-5]\d):([0-5]\d)")
@@ -120,12 +118,12 @@ def _other_subtypes(rows: Iterable[dict[str, str]]) -> dict[tuple[int, int], str
         if row["main_therapist_behaviour"] not in ("therapist_input", "other"):
             continue
         is_input = row["main_therapist_behaviour"] == "therapist_input"
-        subtype = row["therapist_input_subtype"] if is_input else NO_SUBTYPE
-        if subtype not in OTHER_SUBTYPES:
-            subtype = NO_SUBTYPE
+        subtype = row["therapist_input_subtype"] if is_input else NO_SUBCODE
+        if subtype not in OTHER_KINDS:
+            subtype = NO_SUBCODE
         votes[(int(row["transcript_id"]), int(row["utterance_id"]))][subtype] += 1
-    # Ties go to the subtype listed first in OTHER_SUBTYPES + "none", for determinism.
-    order = (*OTHER_SUBTYPES, NO_SUBTYPE)
+    # Ties go to the subtype listed first in OTHER_KINDS + "none", for determinism.
+    order = (*OTHER_KINDS, NO_SUBCODE)
     return {k: max(order, key=lambda s: (c[s], -order.index(s))) for k, c in votes.items()}
 
 
@@ -208,7 +206,7 @@ def _annotate(
         utterance = Utterance(role, row["utterance_text"], start, end if start is not None else None)
         if role is Role.COUNSELLOR:
             code = label5.get((tid, uid))
-            subcode = subtypes.get((tid, uid), NO_SUBTYPE) if code is Code.OTHER else None
+            subcode = subtypes.get((tid, uid), NO_SUBCODE) if code is Code.OTHER else None
         else:
             code = None
             subcode = row["client_talk_type"] if row["client_talk_type"] in TALK_TYPES else None

@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 from trainer.coding import Coder
 from trainer.schema import Code, CodedUtterance
 from trainer.scoring.metrics import compute_metrics
-from trainer.training.annomi import NO_SUBTYPE, OTHER_SUBTYPES, TALK_TYPES, AnnotatedTranscript
+from trainer.training.annomi import AnnotatedTranscript
+from trainer.vocabulary import NO_SUBCODE, OTHER_KINDS, TALK_TYPES
 
 RATIOS = ("reflection_question_ratio", "complex_reflection_share", "open_question_share")
 
@@ -176,16 +177,16 @@ def evaluation_report(
     for gold, predicted in zip(gold_sessions, coded, strict=True):
         for g, p in zip(gold, predicted, strict=True):
             if g.code is Code.OTHER:
-                other_gold.append(g.subcode or NO_SUBTYPE)
+                other_gold.append(g.subcode or NO_SUBCODE)
                 # End to end: a missed "other" or a missing subcode counts as "none".
-                other_pred.append(p.subcode if p.code is Code.OTHER and p.subcode else NO_SUBTYPE)
+                other_pred.append(p.subcode if p.code is Code.OTHER and p.subcode else NO_SUBCODE)
             elif g.code is None and g.subcode in TALK_TYPES:
                 talk_gold.append(g.subcode)
                 talk_pred.append(p.subcode or "")
     parts += [
         "",
         format_label_table(
-            score_labels(other_gold, other_pred, (*OTHER_SUBTYPES, NO_SUBTYPE)),
+            score_labels(other_gold, other_pred, (*OTHER_KINDS, NO_SUBCODE)),
             'Kind of "other" (gold "other" utterances)',
         ),
         "",

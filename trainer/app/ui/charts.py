@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 import altair as alt
 import pandas as pd
 
-from trainer.app.session_report import CLIENT_COLOUR, CODE_COLOURS, CODE_LABELS, COLOUR_HEX, METRIC_LABELS, ROLE_LABELS
+from trainer.app.session_report import CLIENT_COLOUR, CODE_COLOURS, COLOUR_HEX
 from trainer.schema import Code, Role, Session
-from trainer.scoring.feedback import TALK_SHARE_GUIDE
-from trainer.scoring.metrics import THRESHOLDS, talk_time
+from trainer.scoring.metrics import talk_time
+from trainer.vocabulary import CODE_LABELS, METRIC, ROLE_LABELS
 
 CLIENT_LABEL = "Client"
 UNCODED_LABEL = "Counsellor (no code)"
@@ -97,15 +97,15 @@ def history_chart(points: Sequence[Mapping[str, object]], key: str) -> alt.Chart
             tooltip=[alt.Tooltip("date:T"), alt.Tooltip("title:N"), alt.Tooltip(f"{key}:Q", format=axis_format)],
         )
     )
-    threshold = THRESHOLDS.get(key)
-    if threshold is not None:
-        targets = {"fair": (threshold.fair, "orange"), "good": (threshold.good, "green")}
+    metric = METRIC[key]
+    if metric.miti:
+        targets = {"fair": (metric.fair, "orange"), "good": (metric.good, "green")}
     else:
-        targets = {"guide": (TALK_SHARE_GUIDE, "gray")}
+        targets = {"guide": (metric.guide, "gray")}
     rules = [
         alt.Chart(pd.DataFrame({"value": [value]}))
         .mark_rule(strokeDash=[4, 4], color=COLOUR_HEX[colour])
         .encode(y="value:Q")
         for value, colour in targets.values()
     ]
-    return alt.layer(line, *rules).properties(title=METRIC_LABELS[key], height=180)
+    return alt.layer(line, *rules).properties(title=metric.label, height=180)

@@ -11,9 +11,9 @@ import streamlit as st
 
 from trainer.app.accounts import User
 from trainer.app.review import Reviewed, StoredSession, review
-from trainer.app.session_report import METRIC_LABELS, clock
+from trainer.app.session_report import clock
 from trainer.app.store import Store
-from trainer.scoring.metrics import METRIC_KEYS
+from trainer.vocabulary import METRIC, METRIC_KEYS
 
 # Everything the app keeps between reruns, with its value for a fresh browser tab.
 STATE_DEFAULTS: dict[str, Any] = {
@@ -105,6 +105,6 @@ def table_columns() -> dict[str, Any]:
         "reviewed": st.column_config.CheckboxColumn("Reviewed"),
     }
     for key in METRIC_KEYS:
-        fmt = "%.1f" if key == "reflection_question_ratio" else "%.0f%%"
-        config[key] = st.column_config.NumberColumn(METRIC_LABELS[key], format=fmt)
+        fmt = "%.0f%%" if METRIC[key].percent else "%.1f"
+        config[key] = st.column_config.NumberColumn(METRIC[key].label, format=fmt)
     return config

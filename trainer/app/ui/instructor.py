@@ -9,7 +9,6 @@ import streamlit as st
 
 from trainer.app.accounts import User, UserRole
 from trainer.app.review import (
-    SUBCODES,
     Agreement,
     Edit,
     Reviewed,
@@ -18,26 +17,16 @@ from trainer.app.review import (
     code_pairs,
     corrections_from_edits,
 )
-from trainer.app.session_report import CODE_LABELS, METRIC_LABELS, ROLE_LABELS, clock, level_text
+from trainer.app.session_report import clock
 from trainer.app.store import Store
 from trainer.app.ui.common import Item, open_session, session_label, session_table, shown_table, table_columns
 from trainer.errors import ReviewError
 from trainer.schema import Code, CodedUtterance, Role
 from trainer.scoring.change_talk import sure_subcode
-from trainer.scoring.metrics import METRIC_KEYS
+from trainer.vocabulary import CODE_LABELS, METRIC, METRIC_KEYS, ROLE_LABELS, SUBCODE_LABELS, SUBCODES, Level
 
-LEVELS = ("practise", "fair", "good", "n/a")
+LEVELS = (Level.PRACTISE.value, Level.FAIR.value, Level.GOOD.value, "n/a")  # what Metric.verdict says
 NEWEST = "newest first"
-# One column holds both kinds of finer label, so each option names the rows it fits.
-SUBCODE_LABELS = {
-    "information": "Other · information",
-    "advice": "Other · advice",
-    "options": "Other · options",
-    "negotiation": "Other · negotiation",
-    "change": "Client · change talk",
-    "neutral": "Client · neutral",
-    "sustain": "Client · sustain talk",
-}
 
 
 def filter_table(
@@ -48,7 +37,7 @@ def filter_table(
     if trainees:
         keep &= table["trainee"].isin(trainees)
     if levels:
-        keep &= table[metric].map(lambda v: level_text(metric, None if pd.isna(v) else v)).isin(levels)
+        keep &= table[metric].map(lambda v: METRIC[metric].verdict(None if pd.isna(v) else v)).isin(levels)
     if unreviewed:
         keep &= ~table["reviewed"]
     return table[keep]
@@ -74,7 +63,7 @@ def render_cohort(store: Store, user: User, items: list[Item]) -> None:
     st.subheader("Sessions")
     with st.container(horizontal=True, vertical_alignment="bottom"):
         chosen = st.multiselect("Trainees", trainees, key="filter_trainees", placeholder="all")
-        metric = st.selectbox("Metric", METRIC_KEYS, format_func=METRIC_LABELS.get, key="filter_metric")
+        metric = st.selectbox("Metric", METRIC_KEYS, format_func=lambda key: METRIC[key].label, key="filter_metric")
         levels = st.multiselect("Level", LEVELS, key="filter_levels", placeholder="any")
         order = st.selectbox("Sort", [NEWEST, "lowest first", "highest first"], key="sort_by")
         unreviewed = st.checkbox("Not reviewed yet", key="filter_unreviewed")

@@ -10,14 +10,12 @@ import streamlit as st
 
 from trainer.app.accounts import User
 from trainer.app.intake import rescore, score_upload
-from trainer.app.session_report import METRIC_LABELS
 from trainer.app.store import Store
 from trainer.app.ui.charts import history_chart
 from trainer.app.ui.common import Item, open_session, session_label, session_table, shown_table, table_columns
-from trainer.batch.runner import one_line
-from trainer.errors import TrainerError
+from trainer.errors import TrainerError, one_line
 from trainer.pipeline import Hook
-from trainer.scoring.metrics import METRIC_KEYS
+from trainer.vocabulary import METRIC, METRIC_KEYS
 
 # What the pipeline has just finished, by the step names run_session reports.
 STEP_TEXT = {
@@ -108,4 +106,4 @@ def render_history(items: list[Item]) -> None:
             if shown:
                 column.altair_chart(history_chart(shown, key), width="stretch")
             else:
-                column.caption(f"{METRIC_LABELS[key]}: no value yet.")
+                column.caption(f"{METRIC[key].label}: no value yet.")

@@ -10,24 +10,17 @@ import streamlit as st
 from trainer.app.review import Reviewed, StoredSession, export_csv, export_document
 from trainer.app.session_report import (
     CODE_COLOURS,
-    CODE_LABELS,
     LEVEL_COLOURS,
-    LEVEL_NAMES,
     LOW_CONFIDENCE,
-    METRIC_LABELS,
-    ROLE_LABELS,
     clock,
-    format_metric,
     is_low_confidence,
-    level_text,
     machine_label,
     render_report,
 )
 from trainer.app.ui.charts import talk_time_chart, timeline_chart
 from trainer.app.ui.common import md_escape
 from trainer.schema import CodedUtterance, FeedbackItem, Role
-from trainer.scoring.feedback import TALK_SHARE_GUIDE
-from trainer.scoring.metrics import METRIC_KEYS, THRESHOLDS, level
+from trainer.vocabulary import CODE_LABELS, LEVEL_LABELS, METRIC, METRIC_KEYS, ROLE_LABELS, Level
 
 AUDIO_MIME = {  # by extension, for every format in trainer.speech.audio.AUDIO_EXTENSIONS
     ".wav": "audio/wav",
@@ -41,7 +34,7 @@ AUDIO_MIME = {  # by extension, for every format in trainer.speech.audio.AUDIO_E
     ".mp4": "audio/mp4",
 }
 AVATARS = {Role.COUNSELLOR: ":material/record_voice_over:", Role.CLIENT: ":material/person:"}
-LEVEL_HEADINGS = {"practise": "below fair"}  # how a level reads on a metric card, where not its own name
+LEVEL_HEADINGS = {Level.PRACTISE: "below fair"}  # how a level reads on a metric card, where not its own name
 ITEMS_PER_ROW = 3  # feedback cards side by side; more would squeeze the quotes
 
 
@@ -66,27 +59,28 @@ def render_player(audio: Path | None) -> None:
 
 def _card_level(key: str, value: float | None) -> tuple[str, str]:
     """What a metric card's delta says, and its colour."""
-    if key in THRESHOLDS or value is None:
-        text = level_text(key, value)
-        return LEVEL_HEADINGS.get(text, text), LEVEL_COLOURS[level(key, value)]
-    return ("on track", "green") if value <= TALK_SHARE_GUIDE else ("high", "orange")
+    metric = METRIC[key]
+    if metric.miti or value is None:
+        text = metric.verdict(value)
+        return LEVEL_HEADINGS.get(text, text), LEVEL_COLOURS[metric.judge(value)]
+    return ("high", "orange") if metric.judge(value) is Level.PRACTISE else ("on track", "green")
 
 
 def render_metric_cards(reviewed: Reviewed) -> None:
     """One card per metric, its MITI level as the coloured delta and the thresholds beside it."""
     m = reviewed.session.metrics
     for column, key in zip(st.columns(len(METRIC_KEYS)), METRIC_KEYS):
-        value, threshold = getattr(m, key), THRESHOLDS.get(key)
-        if threshold:
-            detail = f"fair ≥ {format_metric(key, threshold.fair)} · good ≥ {format_metric(key, threshold.good)}"
-            help_text = f"MITI thresholds ({threshold.source})"
+        value, metric = getattr(m, key), METRIC[key]
+        if metric.miti:
+            detail = f"fair ≥ {metric.show(metric.fair)} · good ≥ {metric.show(metric.good)}"
+            help_text = f"MITI thresholds ({metric.source})"
         else:
-            detail = f"guide: at most {TALK_SHARE_GUIDE:.0%}"
+            detail = f"guide: at most {metric.show(metric.guide)}"
             help_text = "Guidance, not a MITI threshold: in MI the client does most of the talking."
         text, colour = _card_level(key, value)
         column.metric(
-            METRIC_LABELS[key],
-            format_metric(key, value),
+            metric.label,
+            metric.show(value),
             delta=text,
             delta_color=colour,
             delta_arrow="off",
@@ -101,7 +95,7 @@ def _render_items(items: tuple[FeedbackItem, ...], per_row: int) -> None:
     for start in range(0, len(items), per_row):
         for column, item in zip(st.columns(per_row), items[start : start + per_row]):
             with column.container(border=True, height="stretch"):
-                badge = f":{LEVEL_COLOURS.get(item.level, 'gray')}-badge[{LEVEL_NAMES.get(item.level, item.level)}]"
+                badge = f":{LEVEL_COLOURS.get(item.level, 'gray')}-badge[{LEVEL_LABELS.get(item.level, item.level)}]"
                 st.markdown(f"{badge} **{md_escape(item.title)}**")
                 st.markdown(md_escape(item.message))
                 for example in item.examples:
