@@ -16,6 +16,7 @@ from trainer.pipeline import PipelineOptions, run_session
 from trainer.schema import Code
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PACKAGE_APP = Path(trainer.__file__).resolve().parent / "app" / "streamlit_app.py"
 TIMEOUT = 60  # the first run loads spaCy
 
 
@@ -278,12 +279,14 @@ def test_trainer_app_command_starts_streamlit_on_localhost(tmp_path, monkeypatch
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     ((command, env),) = calls
-    assert command[1:4] == ["-m", "streamlit", "run"] and command[4] == APP
+    assert command[1:4] == ["-m", "streamlit", "run"] and command[4] == str(PACKAGE_APP)
+    assert PACKAGE_APP.is_file()  # inside the package, so an installed wheel has it
     flags = dict(zip(command[5::2], command[6::2]))
     assert flags == {
         "--server.port": "8600",
         "--server.address": "localhost",
         "--browser.gatherUsageStats": "false",
+        "--client.toolbarMode": "viewer",
         "--server.maxUploadSize": "50",
         "--server.headless": "true",
     }

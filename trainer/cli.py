@@ -362,9 +362,7 @@ def app(data_dir: Path, port: int, max_upload_mb: int, streamlit_args: tuple[str
     from trainer.app.store import DATA_DIR_ENV, Store
     from trainer.errors import TrainerError
 
-    script = Path(__file__).resolve().parents[1] / "app.py"
-    if not script.is_file():
-        raise click.ClickException(f"{script} not found: run the app from a source checkout")
+    script = Path(__file__).resolve().parent / "app" / "streamlit_app.py"
     try:
         Store(data_dir)  # created (or checked) now, so a bad --data-dir fails here and not in the browser
     except TrainerError as e:
@@ -373,6 +371,7 @@ def app(data_dir: Path, port: int, max_upload_mb: int, streamlit_args: tuple[str
     command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port)]
     # Recordings are personal: listen on this machine only and report nothing, unless told otherwise.
     command += ["--server.address", "localhost", "--browser.gatherUsageStats", "false"]
+    command += ["--client.toolbarMode", "viewer"]  # no "Deploy" button: the app stays on this machine
     command += ["--server.maxUploadSize", str(max_upload_mb), *streamlit_args]
     sys.exit(subprocess.call(command, env=env))
 

@@ -71,8 +71,7 @@ CODE_LABELS = {
 }
 ROLE_LABELS = {Role.COUNSELLOR: "Counsellor", Role.CLIENT: "Client"}
 # One column of the review table holds both kinds of finer label, so each names the rows it fits.
-SUBLEVEL_LABELS = {Level.GOOD: "good", Level.FAIR: "fair", Level.PRACTISE: "practise", Level.INFO: "note"}
-CODE_LABELS = {
+SUBCODE_LABELS = {
     OtherKind.INFORMATION: "Other · information",
     OtherKind.ADVICE: "Other · advice",
     OtherKind.OPTIONS: "Other · options",

@@ -38,7 +38,10 @@ from trainer.vocabulary import NO_SUBCODE
 
 logger = logging.getLogger("trainer")
 
-MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "mi_coder"
+# Trained models live in the repository's models/ folder; a built wheel carries it as trainer/models.
+_PACKAGE = Path(__file__).resolve().parents[1]
+MODELS = _PACKAGE / "models" if (_PACKAGE / "models").is_dir() else _PACKAGE.parent / "models"
+MODEL_DIR = MODELS / "mi_coder"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 ENCODER_PREFIX = "encoder."  # artifact keys of the fine-tuned MiniLM layers, named as in the checkpoint
