@@ -473,3 +473,7 @@ def train_coder(data_dir: Path | None, device: str, out_dir: Path | None, seed: 
     options = TrainOptions(seed=seed, device=device)
     written = train_coder(load_annomi(data_dir or DATA_DIR), out_dir or MODEL_DIR, options)
     click.echo(f"coder written to {written}", err=True)
+
+
+if __name__ == "__main__":  # python -m trainer.cli, as well as the `trainer` script
+    main()
