@@ -12,9 +12,9 @@ from trainer.batch.output import write_session_json
 from trainer.cli import main
 from trainer.coding import load_coder
 from trainer.errors import SpeakerError
-from trainer.pipeline import run_session
-from trainer.roles import assign_roles, counsellor_probabilities, swap_session, voice_profile
+from trainer.pipeline import run_session, swap_session
 from trainer.schema import Attribution, Code, Role, SpeakerTurn, Word
+from trainer.speakers.roles import assign_roles, counsellor_probabilities, voice_profile
 from trainer.training.annomi import load_annomi
 
 DIALOGUE = (
@@ -26,18 +26,17 @@ DIALOGUE = (
 )
 
 
-def words_of(dialogue: tuple[tuple[str, str], ...]) -> tuple[list[Word], list[str], list[SpeakerTurn]]:
-    """Words one second each, their voice labels, and one turn per line."""
-    words, labels, turns, t = [], [], [], 0.0
+def words_of(dialogue: tuple[tuple[str, str], ...]) -> tuple[list[Word], list[SpeakerTurn]]:
+    """Words one second each with their voice, and one turn per line."""
+    words, turns, t = [], [], 0.0
     for label, text in dialogue:
         start = t
         for token in text.split():
-            words.append(Word(t, t + 1.0, token))
-            labels.append(label)
+            words.append(Word(t, t + 1.0, token, speaker=label))
             t += 1.0
         turns.append(SpeakerTurn(start, t, label))
         t += 0.5
-    return words, labels, turns
+    return words, turns
 
 
 @pytest.mark.parametrize(
@@ -58,22 +57,22 @@ def test_voice_profile(text, questions, reflective, you_minus_i):
 @pytest.mark.parametrize("counsellor_first", [True, False])
 def test_the_voice_that_asks_and_reflects_is_the_counsellor(counsellor_first):
     dialogue = DIALOGUE if counsellor_first else tuple((("S1", "Hello."), *DIALOGUE))
-    words, labels, turns = words_of(dialogue)
-    roles, confidence = assign_roles(words, labels, turns)
+    words, turns = words_of(dialogue)
+    roles, confidence = assign_roles(words, turns)
     assert dict(roles) == {"S0": Role.COUNSELLOR, "S1": Role.CLIENT}
     assert confidence > 0.9
 
 
 def test_swap_takes_the_other_voice_as_a_persons_decision():
-    words, labels, turns = words_of(DIALOGUE)
-    roles, confidence = assign_roles(words, labels, turns, swap=True)
+    words, turns = words_of(DIALOGUE)
+    roles, confidence = assign_roles(words, turns, swap=True)
     assert dict(roles) == {"S0": Role.CLIENT, "S1": Role.COUNSELLOR}
     assert confidence == 1.0
 
 
 def test_a_voice_without_words_is_a_client():
-    words, labels, turns = words_of(DIALOGUE)
-    roles, _ = assign_roles(words, labels, [*turns, SpeakerTurn(30.0, 33.0, "S2")])
+    words, turns = words_of(DIALOGUE)
+    roles, _ = assign_roles(words, [*turns, SpeakerTurn(30.0, 33.0, "S2")])
     assert dict(roles)["S2"] is Role.CLIENT and dict(roles)["S0"] is Role.COUNSELLOR
 
 

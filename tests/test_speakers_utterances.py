@@ -8,7 +8,9 @@ import pytest
 from trainer.errors import SpeakerError
 from trainer.schema import Attribution, Role, SpeakerTurn, Transcript, Word
 from trainer.scoring.utterances import build_utterances
-from trainer.speakers import SpeakerOptions, assign_words, channel_turns, choose_method, drop_bleed
+from trainer.speakers import SpeakerOptions, choose_method
+from trainer.speakers.channel import channel_turns, channel_voices, drop_bleed
+from trainer.speakers.turns import label_words
 from trainer.speech.audio import SAMPLE_RATE, Audio
 
 
@@ -50,18 +52,24 @@ def test_drop_bleed_keeps_own_channel_words_only(two_channel):
         Word(0.5, 1.0, "echo", speaker="right"),
         Word(3.0, 3.5, "yes", speaker="right"),
     )
-    kept = drop_bleed(Transcript(words, 5.0), two_channel).words
+    kept = drop_bleed(words, two_channel)
     assert [w.text for w in kept] == ["hello", "yes"]
+    voices = channel_voices(two_channel, Transcript(words, 5.0), SpeakerOptions(swap_roles=True))
+    assert [w.text for w in voices.words] == ["hello", "yes"]
+    assert dict(voices.roles) == {"right": Role.COUNSELLOR, "left": Role.CLIENT}
 
 
-def test_assign_words_by_largest_overlap_then_nearest():
+def test_words_go_to_the_turn_they_overlap_most_then_the_nearest():
     turns = (SpeakerTurn(0.0, 2.0, "S0"), SpeakerTurn(2.0, 4.0, "S1"))
     words = (Word(1.5, 2.4, "a"), Word(1.9, 3.0, "b"), Word(5.0, 5.5, "c"), Word(0.1, 0.2, "d", speaker="S1"))
-    assert assign_words(words, turns) == ("S0", "S1", "S1", "S1")
+    assert [w.speaker for w in label_words(words, turns)] == ["S0", "S1", "S1", "S1"]
+    with pytest.raises(SpeakerError, match="no speech turns"):
+        label_words(words[:1], ())
 
 
-def attribution() -> Attribution:
-    return Attribution(turns=(), roles=(("left", Role.COUNSELLOR), ("right", Role.CLIENT)), method="channel")
+def attribution(ws: list[Word]) -> Attribution:
+    roles = (("left", Role.COUNSELLOR), ("right", Role.CLIENT))
+    return Attribution(turns=(), roles=roles, method="channel", words=tuple(sorted(ws, key=lambda w: w.start)))
 
 
 def words(speaker: str, text: str, start: float, step: float = 0.3) -> list[Word]:
@@ -71,7 +79,7 @@ def words(speaker: str, text: str, start: float, step: float = 0.3) -> list[Word
 def test_turns_become_utterances_in_order():
     ws = words("left", "what brings you here", 0.0) + words("right", "my doctor sent me", 2.0)
     ws += words("left", "your doctor is worried", 4.0)
-    utterances = build_utterances(Transcript(tuple(sorted(ws, key=lambda w: w.start)), 6.0), attribution())
+    utterances = build_utterances(attribution(ws))
     assert [(u.speaker, u.text) for u in utterances] == [
         (Role.COUNSELLOR, "what brings you here"),
         (Role.CLIENT, "my doctor sent me"),
@@ -85,11 +93,11 @@ def test_backchannel_and_overlap_do_not_split_a_turn():
     backchannel = [Word(1.0, 1.3, "mm-hmm", speaker="right")]  # in a gap, said over the counsellor
     overlap = words("right", "yes I have", 2.0)  # real words said over the counsellor's speech
     ws = tuple(sorted(counsellor + backchannel + overlap, key=lambda w: w.start))
-    utterances = build_utterances(Transcript(ws, 5.0), attribution())
+    utterances = build_utterances(attribution(list(ws)))
     assert [u.speaker for u in utterances].count(Role.COUNSELLOR) == 1
     assert utterances[0].text == " ".join(w.text for w in counsellor)
 
 
 def test_long_pause_splits_a_turn():
     ws = words("left", "okay", 0.0) + words("left", "let us begin", 6.0)
-    assert len(build_utterances(Transcript(tuple(ws), 8.0), attribution())) == 2
+    assert len(build_utterances(attribution(ws))) == 2

@@ -6,7 +6,7 @@ import pytest
 
 from trainer.batch.output import session_from_dict, session_to_dict
 from trainer.pipeline import run_session
-from trainer.schema import Attribution, Role, Transcript, Utterance, Word
+from trainer.schema import Attribution, Role, Utterance, Word
 from trainer.scoring.talk_time import merge, role_speech, swap_talk, talk_stats
 
 C, K = Role.COUNSELLOR, Role.CLIENT
@@ -25,8 +25,8 @@ def test_speech_excludes_pauses_and_counts_overlap():
         Word(1.5, 3.0, "well", speaker="right"),
         Word(5.0, 6.0, "okay", speaker="left"),
     )
-    attribution = Attribution((), (("left", C), ("right", K)), "channel")
-    speech = role_speech(Transcript(words, 6.0), attribution)
+    attribution = Attribution((), (("left", C), ("right", K)), "channel", words=words)
+    speech = role_speech(attribution)
     assert speech == {C: [(0.0, 2.0), (5.0, 6.0)], K: [(1.5, 3.0)]}
     utterances = [Utterance(C, "so tell", 0.0, 2.0), Utterance(K, "well", 1.5, 3.0), Utterance(C, "okay", 5.0, 6.0)]
     stats = talk_stats(utterances, speech)

@@ -15,10 +15,24 @@ import click
 from trainer import __version__
 from trainer.batch.runner import find_inputs, score_batch
 from trainer.coding import CODERS, DEFAULT_CODER
-from trainer.diarize import MAX_SPEAKERS
 from trainer.pipeline import PipelineOptions
 from trainer.speakers import METHODS, SpeakerOptions
+from trainer.speakers.diarize import MAX_SPEAKERS
 from trainer.speech.transcribe import BACKENDS, DEFAULT_MODEL, TranscribeOptions
+
+
+class VoiceCount(click.ParamType):
+    """`auto` (None: decided from the audio) or a number of voices."""
+
+    name = "auto|N"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | None:
+        """None for auto, else the count, checked."""
+        if value is None or isinstance(value, int) or str(value).lower() == "auto":
+            return value if isinstance(value, int) else None
+        if not str(value).isdigit() or not 1 <= int(value) <= MAX_SPEAKERS:
+            self.fail(f"{value!r} is not auto or a number from 1 to {MAX_SPEAKERS}", param, ctx)
+        return int(value)
 
 
 def pipeline_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -43,15 +57,22 @@ def pipeline_options(command: Callable[..., Any]) -> Callable[..., Any]:
         type=click.Choice(METHODS),
         default="auto",
         show_default=True,
-        help="How to tell voices apart: by stereo channel, by diarization, or choose automatically.",
+        help="How to tell voices apart: by stereo channel, by diarization, from a <stem>.ref.csv beside the "
+        "recording, or choose automatically.",
     )
     @click.option("--swap-roles", is_flag=True, help="The counsellor is the other voice (e.g. right channel).")
     @click.option(
         "--voices",
-        type=click.IntRange(1, MAX_SPEAKERS),
-        default=SpeakerOptions().n_speakers,
+        type=VoiceCount(),
+        default="auto",
         show_default=True,
-        help="Voices expected on a single-microphone recording (more are still found and reported).",
+        help=f"Voices on a single-microphone recording: auto (decided from the audio) or 1-{MAX_SPEAKERS}.",
+    )
+    @click.option(
+        "--counsellor-voice",
+        metavar="NAME_OR_FILE",
+        default=None,
+        help="The counsellor is the voice closest to this enrolled voice (trainer enrol) or recording.",
     )
     @click.option(
         "--coder", type=click.Choice(sorted(CODERS)), default=DEFAULT_CODER, show_default=True, help="Behaviour coder."
@@ -66,7 +87,8 @@ def pipeline_options(command: Callable[..., Any]) -> Callable[..., Any]:
         backend: str,
         speaker_method: str,
         swap_roles: bool,
-        voices: int,
+        voices: int | None,
+        counsellor_voice: str | None,
         coder: str,
         keep_codes: bool,
         prompt: str | None,
@@ -75,7 +97,9 @@ def pipeline_options(command: Callable[..., Any]) -> Callable[..., Any]:
     ) -> Any:
         options = PipelineOptions(
             transcribe=TranscribeOptions(model=model, backend=backend, initial_prompt=prompt, hotwords=hotwords),
-            speakers=SpeakerOptions(method=speaker_method, swap_roles=swap_roles, n_speakers=voices),
+            speakers=SpeakerOptions(
+                method=speaker_method, swap_roles=swap_roles, n_speakers=voices, counsellor_voice=counsellor_voice
+            ),
             coder=coder,
             keep_codes=keep_codes,
         )
@@ -224,7 +248,7 @@ def swap_roles(results: tuple[Path, ...], coder: str) -> None:
     from trainer.batch.output import session_from_dict, write_session_json
     from trainer.coding import load_coder
     from trainer.errors import TrainerError
-    from trainer.roles import swap_session
+    from trainer.pipeline import swap_session
 
     try:
         loaded = load_coder(coder)
@@ -473,6 +497,27 @@ def train_coder(data_dir: Path | None, device: str, out_dir: Path | None, seed: 
     options = TrainOptions(seed=seed, device=device)
     written = train_coder(load_annomi(data_dir or DATA_DIR), out_dir or MODEL_DIR, options)
     click.echo(f"coder written to {written}", err=True)
+
+
+@main.command()
+@click.argument("name")
+@click.argument("recording", type=click.Path(path_type=Path))
+def enrol(name: str, recording: Path) -> None:
+    """Keep the voice in RECORDING (about 20 s of one person speaking) as NAME.
+
+    Later, `trainer score --counsellor-voice NAME` makes the voice closest to it the
+    counsellor, and the role confidence says how close it is.
+
+    Example: trainer enrol alex alex_voice.webm
+    """
+    from trainer.errors import TrainerError
+    from trainer.speakers.enrol import enrol as store_voice
+
+    try:
+        target = store_voice(name, recording)
+    except TrainerError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"voice {name!r} enrolled: {target}", err=True)
 
 
 if __name__ == "__main__":  # python -m trainer.cli, as well as the `trainer` script

@@ -14,14 +14,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from trainer.coding import DEFAULT_CODER, load_coder
-from trainer.schema import Attribution, CodedUtterance, Session
+from trainer.coding import DEFAULT_CODER, Coder, load_coder
+from trainer.errors import SpeakerError
+from trainer.schema import Attribution, CodedUtterance, Role, Session
 from trainer.scoring.checks import check_audio, check_roles, check_transcript
 from trainer.scoring.feedback import build_feedback
 from trainer.scoring.metrics import compute_metrics
-from trainer.scoring.talk_time import role_speech, talk_stats
+from trainer.scoring.talk_time import role_speech, swap_talk, talk_stats
 from trainer.scoring.utterances import build_utterances
-from trainer.speakers import SpeakerOptions, attribute, choose_method, drop_bleed
+from trainer.speakers import SpeakerOptions, attribute, choose_method
 from trainer.speech.audio import load_audio
 from trainer.speech.longform import transcribe_recording
 from trainer.speech.transcribe import TranscribeOptions
@@ -103,12 +104,10 @@ def run_session(path: str | Path, options: PipelineOptions = PipelineOptions(), 
         hook("transcribe", transcript, completed=2, total=len(steps))
         warnings.extend(check_transcript(transcript, source))
         attribution = attribute(audio, transcript, method, options.speakers)
-        if method == "channel":
-            transcript = drop_bleed(transcript, audio)
         warnings.extend(attribution.warnings)
         hook("speakers", attribution, completed=3, total=len(steps))
-        utterances = build_utterances(transcript, attribution)
-        speech = role_speech(transcript, attribution)
+        utterances = build_utterances(attribution)
+        speech = role_speech(attribution)
         hook("utterances", utterances, completed=4, total=len(steps))
         given = None
     coded = coder.code(utterances)
@@ -129,3 +128,34 @@ def run_session(path: str | Path, options: PipelineOptions = PipelineOptions(), 
     hook("metrics", session.metrics, completed=len(steps) - 1, total=len(steps))
     hook("feedback", session.feedback, completed=len(steps), total=len(steps))
     return session
+
+
+def swap_session(session: Session, coder: Coder) -> Session:
+    """The session with counsellor and client exchanged: re-coded, metrics and feedback anew.
+
+    Corrects a wrong automatic role choice without transcribing again.
+
+    Raises:
+        SpeakerError: the recording had more than two voices, so exchanging two roles
+            would make every extra voice a counsellor; score it again with --swap-roles.
+    """
+    speakers = session.speakers
+    if speakers is not None and len(speakers.roles) > 2:
+        raise SpeakerError(
+            f"{session.source}: {len(speakers.roles)} voices; score the recording again with --swap-roles instead"
+        )
+    other = {Role.COUNSELLOR: Role.CLIENT, Role.CLIENT: Role.COUNSELLOR}
+    utterances = tuple(replace(c.utterance, speaker=other[c.speaker]) for c in session.utterances)
+    if speakers is not None:
+        flipped = tuple((label, other[role]) for label, role in speakers.roles)
+        speakers = replace(speakers, roles=flipped, role_confidence=1.0)  # a person decided
+    return summarise(
+        session.source,
+        session.duration_s,
+        coder.code(utterances),
+        speakers=speakers,
+        transcript_model=session.transcript_model,
+        coder=coder.name,
+        warnings=session.warnings,
+        talk=swap_talk(session.talk) if session.talk else None,
+    )

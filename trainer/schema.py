@@ -49,10 +49,13 @@ class Attribution:
 
     turns: tuple[SpeakerTurn, ...]
     roles: tuple[tuple[str, Role], ...]  # speaker label -> role, as pairs to stay hashable
-    method: str  # "channel", "diarization", "transcript" or "single"
+    method: str  # "channel", "diarization" or "reference"
     role_confidence: float = 1.0  # 0..1, how sure the role assignment is
     n_speakers: int = 2  # distinct voices found (may exceed 2: observer, supervisor)
     warnings: tuple[str, ...] = ()  # honest notes on what could not be done
+    # The transcript's words, each with its speaker label: later stages read these and
+    # never assign words again. Empty when rebuilt from a stored result.
+    words: tuple[Word, ...] = ()
 
     def role_of(self, speaker: str) -> Role:
         """Role of a speaker label; unknown labels count as client (never as counsellor)."""

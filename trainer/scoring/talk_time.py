@@ -12,21 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from trainer.schema import Attribution, Role, TalkStats, Transcript, Utterance
-from trainer.speakers import MIN_GAP_S, assign_words
+from trainer.schema import Attribution, Role, TalkStats, Utterance
+from trainer.speakers.turns import MIN_GAP_S
+from trainer.speakers.turns import merge_spans as merge
 
 Intervals = list[tuple[float, float]]
-
-
-def merge(spans: Sequence[tuple[float, float]], bridge_s: float = 0.0) -> Intervals:
-    """Sorted, non-overlapping intervals; gaps up to `bridge_s` are closed."""
-    merged: Intervals = []
-    for start, end in sorted(spans):
-        if merged and start - merged[-1][1] <= bridge_s:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
 
 
 def _total(intervals: Intervals) -> float:
@@ -45,12 +35,11 @@ def _intersection(a: Intervals, b: Intervals) -> float:
     return total
 
 
-def role_speech(transcript: Transcript, attribution: Attribution) -> dict[Role, Intervals]:
-    """Each role's speech from its words, short stops inside phrases bridged."""
-    labels = assign_words(transcript.words, attribution.turns)
+def role_speech(attribution: Attribution) -> dict[Role, Intervals]:
+    """Each role's speech from its attributed words, short stops inside phrases bridged."""
     spans: dict[Role, list[tuple[float, float]]] = {role: [] for role in Role}
-    for word, label in zip(transcript.words, labels):
-        spans[attribution.role_of(label)].append((word.start, word.end))
+    for word in attribution.words:
+        spans[attribution.role_of(word.speaker or "")].append((word.start, word.end))
     return {role: merge(s, MIN_GAP_S) for role, s in spans.items()}
 
 

