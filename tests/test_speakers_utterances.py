@@ -101,3 +101,24 @@ def test_backchannel_and_overlap_do_not_split_a_turn():
 def test_long_pause_splits_a_turn():
     ws = words("left", "okay", 0.0) + words("left", "let us begin", 6.0)
     assert len(build_utterances(attribution(ws))) == 2
+
+
+def test_reference_strategy_takes_turns_and_roles_from_the_reference(tmp_path):
+    from trainer.speakers import attribute
+
+    (tmp_path / "talk.ref.csv").write_text(
+        "speaker,start,end,text\ncounsellor,0.0,2.0,how are you\nclient,2.5,4.0,fine\n", encoding="utf-8"
+    )
+    audio = Audio(np.zeros((1, 4 * SAMPLE_RATE), dtype=np.float32), str(tmp_path / "talk.wav"))
+    heard = Transcript(
+        (Word(0.2, 0.6, "how"), Word(0.7, 1.0, "are"), Word(1.1, 1.5, "you"), Word(2.6, 3.1, "fine")), 4.0
+    )
+    attribution = attribute(audio, heard, "reference")
+    assert attribution.method == "reference" and attribution.role_confidence == 1.0
+    assert [w.speaker for w in attribution.words] == ["counsellor"] * 3 + ["client"]
+    assert [(u.speaker, u.text) for u in build_utterances(attribution)] == [
+        (Role.COUNSELLOR, "how are you"),
+        (Role.CLIENT, "fine"),
+    ]
+    with pytest.raises(SpeakerError, match="no reference transcript"):
+        attribute(Audio(audio.samples, str(tmp_path / "other.wav")), heard, "reference")
