@@ -171,9 +171,10 @@ def test_mono_sample_matches_its_reference():
     session = run_session(MONO_SAMPLE, PipelineOptions())
     result = compare(session, reference_path(MONO_SAMPLE))
     assert session.speakers.method == "diarization"
-    # Bounds from the spread of Whisper's kernels (int8, int8_float32, float32 on this
-    # machine; int8 differs by CPU): attributed 0.951-0.958, talk share error 0.008-0.024,
-    # and 0.035 on another 2-core machine with the earlier diarizer.
+    # Bounds from the spread measured over Whisper's kernels (int8 kernels differ by CPU):
+    # here int8 gave 0.958 attributed and a talk share error of 0.014, float32 0.951 and
+    # 0.024 (a variant of the word regions), and another 2-core machine 0.035 with the
+    # earlier diarizer; the bounds leave that much room again.
     assert result.attributed_share >= 0.93
     assert result.talk_share_error <= 0.05
     assert session.speakers.role_confidence >= 0.9
