@@ -40,6 +40,7 @@ from pyannote.core import Annotation, Segment, Timeline
 from pyannote.metrics.diarization import DiarizationErrorRate
 from pyannote.metrics.identification import IdentificationErrorRate
 
+from trainer.errors import SpeakerError
 from trainer.pipeline import PipelineOptions, run_session
 from trainer.schema import Role, SpeakerTurn
 from trainer.speakers import SpeakerOptions, attribute
@@ -214,7 +215,11 @@ def bench_enrol(data: Path, truth: dict[str, Annotation]) -> None:
     for speaker, source, target in ENROL:
         samples = load_audio(data / "audio" / "ami" / f"{source}.wav").mono()
         alone = single_speaker_audio(samples, truth[source], speaker)
-        profile = profile_of(alone)
+        try:
+            profile = profile_of(alone)
+        except SpeakerError as e:
+            print(f"| {speaker} | {source} ({len(alone) / SAMPLE_RATE:.1f}) | {target} | - | - | - | {e} |")
+            continue
         target_samples = load_audio(data / "audio" / "ami" / f"{target}.wav").mono()
         voices = diarize(target_samples)
         roles, cosine = roles_by_voice(voices, profile)
