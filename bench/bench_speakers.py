@@ -215,13 +215,13 @@ def bench_enrol(data: Path, truth: dict[str, Annotation]) -> None:
     for speaker, source, target in ENROL:
         samples = load_audio(data / "audio" / "ami" / f"{source}.wav").mono()
         alone = single_speaker_audio(samples, truth[source], speaker)
+        target_samples = load_audio(data / "audio" / "ami" / f"{target}.wav").mono()
         try:
             profile = profile_of(alone)
+            voices = diarize(target_samples)
         except SpeakerError as e:
             print(f"| {speaker} | {source} ({len(alone) / SAMPLE_RATE:.1f}) | {target} | - | - | - | {e} |")
             continue
-        target_samples = load_audio(data / "audio" / "ami" / f"{target}.wav").mono()
-        voices = diarize(target_samples)
         roles, cosine = roles_by_voice(voices, profile)
         counsellor = next(v for v, role in roles if role is Role.COUNSELLOR)
         mapping = DiarizationErrorRate().optimal_mapping(truth[target], annotation(voices.turns))
