@@ -81,3 +81,21 @@ def transcript_csv(tmp_path: Path) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+@pytest.fixture
+def steps(monkeypatch, transcript_csv) -> list[str]:
+    """Fake pipeline: any upload is scored as the transcript; returns the progress steps reported."""
+    reported: list[str] = []
+
+    def fake(path, options, hook):
+        def spy(step, artifact, *, completed, total):
+            reported.append(step)
+            hook(step, artifact, completed=completed, total=total)
+
+        from trainer.pipeline import run_session
+
+        return run_session(transcript_csv, options, spy)
+
+    monkeypatch.setattr("trainer.app.intake.run_session", fake)
+    return reported

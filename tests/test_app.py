@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,9 @@ from click.testing import CliRunner
 from streamlit.testing.v1 import AppTest
 
 import trainer.app.intake
+from trainer.app import jobs
 from trainer.app.review import Correction
+from trainer.app.ui.practise import progress_sentence
 from trainer.batch.output import session_to_dict
 from trainer.cli import main
 from trainer.pipeline import PipelineOptions, run_session
@@ -22,24 +26,22 @@ TIMEOUT = 60  # the first run loads spaCy
 
 @pytest.fixture(autouse=True)
 def data_dir_env(tmp_path, monkeypatch):
-    """The app finds its data directory through the environment."""
+    """The app finds its data directory through the environment; its scoring worker ends with the test."""
     monkeypatch.setenv("TRAINER_DATA_DIR", str(tmp_path / "data"))
+    yield
+    jobs.stop_workers(timeout_s=60)
 
 
-@pytest.fixture
-def steps(monkeypatch, transcript_csv) -> list[str]:
-    """Fake pipeline: any upload is scored as the transcript; returns the progress steps reported."""
-    reported: list[str] = []
-
-    def fake(path, options, hook):
-        def spy(step, artifact, *, completed, total):
-            reported.append(step)
-            hook(step, artifact, completed=completed, total=total)
-
-        return run_session(transcript_csv, options, spy)
-
-    monkeypatch.setattr(trainer.app.intake, "run_session", fake)
-    return reported
+def scored(at: AppTest, store, timeout_s: float = 60) -> AppTest:
+    """Wait until the app's worker has scored every queued job, then redraw the page."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with store.transaction(write=False) as conn:
+            if not conn.execute("SELECT 1 FROM jobs WHERE state IN ('queued', 'running')").fetchone():
+                break
+        assert time.monotonic() < deadline, "the worker did not finish scoring"
+        time.sleep(0.1)
+    return at.run()
 
 
 @pytest.fixture
@@ -94,6 +96,7 @@ def test_upload_is_scored_with_progress_then_feedback(store, people, steps, ster
     at.file_uploader(key="upload").upload("week2.wav", stereo_path.read_bytes(), "audio/wav").run()
     at.button(key="score").click().run()
     assert not at.exception and not at.error
+    scored(at, store)
     assert steps == ["transcript", "coding", "metrics", "feedback"]
     (saved,) = store.sessions(people["ann"])
     assert [t.value for t in at.title] == ["week2.wav"]
@@ -110,6 +113,7 @@ def test_recording_in_the_browser(store, people, steps, stereo_path):
     at = sign_in("ann")
     at.audio_input(key="record").upload("audio.wav", stereo_path.read_bytes()).run()
     at.button(key="score").click().run()
+    scored(at, store)
     assert not at.error and at.title[0].value.startswith("Recording ")
     assert len(store.sessions(people["ann"])) == 1
 
@@ -128,10 +132,11 @@ def test_unreadable_upload_is_one_error_line_and_saves_nothing(store, people, mo
     at.radio(key="source").set_value("Upload a file").run()
     at.file_uploader(key="upload").upload("broken.wav", b"RIFF but not really audio" * 50, "audio/wav").run()
     at.button(key="score").click().run()
+    scored(at, store)
     assert not at.exception
     assert [e.value for e in at.error] == ["broken.wav: not a readable audio file (InvalidDataError)"]
     assert store.sessions(people["ann"]) == ()
-    assert [p.name for p in store.data_dir.rglob("*") if p.is_file()] == ["trainer.db"]
+    assert not list((store.data_dir / "incoming").iterdir()) and not (store.data_dir / "audio").exists()
 
 
 def test_oversized_upload_is_refused(store, people, steps, monkeypatch):
@@ -145,13 +150,20 @@ def test_oversized_upload_is_refused(store, people, steps, monkeypatch):
 
 
 def test_history_lists_sessions_charts_progress_and_opens_one(ann_session, store, people, transcript_csv):
-    store.add_session(people["ann"], "week2.wav", ann_session.document, "b" * 64)
+    week2 = store.add_session(people["ann"], "week2.wav", ann_session.document, "b" * 64)
+    # In week 2 the closed question became a reflection: 2 reflections per question, no longer 0.5.
+    fix = Correction(4, "Do you drink every day?", 18.5, code=Code.SIMPLE_REFLECTION)
+    store.set_corrections(people["ivy"], week2.id, {4: fix})
     store.add_session(people["bob"], "bobs.wav", ann_session.document, "c" * 64)
     at = sign_in("ann")
     at.radio(key="nav").set_value("My sessions").run()
     table = at.dataframe[0].value
     assert list(table["session"]) == ["week2.wav", "week1.wav"]  # newest first, only ann's
     assert len(at.get("vega_lite_chart")) == 4  # one per metric over time
+    sentences = [m.value for m in at.markdown if " over your last " in m.value]
+    assert "Reflections per question: 0.5 → 2.0 over your last 2 sessions, now at good level." in sentences
+    assert "Open questions: 50% → 100% over your last 2 sessions, now at good level." in sentences
+    assert len(sentences) == 4  # one per metric
     at.selectbox(key="history_pick").set_value(ann_session.id).run()
     at.button(key="history_open").click().run()
     assert at.title[0].value == "week1.wav"
@@ -279,8 +291,8 @@ def test_trainer_app_command_starts_streamlit_on_localhost(tmp_path, monkeypatch
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     ((command, env),) = calls
-    assert command[1:4] == ["-m", "streamlit", "run"] and command[4] == str(PACKAGE_APP)
-    assert PACKAGE_APP.is_file()  # inside the package, so an installed wheel has it
+    assert command[1:4] == ["-m", "streamlit", "run"] and command[4] == str(PACKAGE_APP.with_name("serve.py"))
+    assert PACKAGE_APP.with_name("serve.py").is_file()  # inside the package, so an installed wheel has it
     flags = dict(zip(command[5::2], command[6::2]))
     assert flags == {
         "--server.port": "8600",
@@ -292,3 +304,79 @@ def test_trainer_app_command_starts_streamlit_on_localhost(tmp_path, monkeypatch
     }
     assert env["TRAINER_DATA_DIR"] == str(tmp_path / "d") and env["TRAINER_MAX_UPLOAD_MB"] == "50"
     assert (tmp_path / "d" / "trainer.db").is_file()  # created before the browser opens
+
+
+@pytest.mark.parametrize(
+    ("key", "values", "sentence"),
+    [
+        (
+            "reflection_question_ratio",
+            [0.0, 2.2],
+            "Reflections per question: 0.0 → 2.2 over your last 2 sessions, now at good level.",
+        ),
+        (
+            "open_question_share",
+            [0.9, 0.2, 0.3, 0.4, 0.5, 0.45],
+            "Open questions: 20% → 45% over your last 5 sessions, now at below fair level.",
+        ),
+        ("complex_reflection_share", [0.4], "Complex reflections: 40% in your first session, now at fair level."),
+        (
+            "counsellor_talk_share",
+            [0.7, 0.45],
+            "Counsellor talk time: 70% → 45% over your last 2 sessions, now within the 50% guide.",
+        ),
+    ],
+)
+def test_progress_sentence(key, values, sentence):
+    assert progress_sentence(key, values) == sentence
+
+
+def test_guessing_passwords_is_held_up(people):
+    at = sign_in("ann", "wrong-password")
+    for _ in range(29):
+        at.button(key="login_submit").click().run()
+    assert at.error[0].value.startswith("too many failed sign-ins: try again in")
+    at.text_input(key="login_password").input("password1")
+    at.button(key="login_submit").click().run()
+    assert at.session_state.user is None and at.error[0].value.startswith("too many failed sign-ins")
+
+
+def test_uploads_wait_in_the_queue_with_their_place(store, people, transcript_csv, stereo_path, jfk_path, monkeypatch):
+    release = threading.Event()
+
+    def slow(path, options, hook):  # bob's recording holds the worker until released
+        release.wait(60)
+        return run_session(transcript_csv, options, hook)
+
+    monkeypatch.setattr(trainer.app.intake, "run_session", slow)
+    jobs.submit(store, people["bob"], "bob.wav", jfk_path.read_bytes())
+    at = sign_in("ann")
+    at.radio(key="source").set_value("Upload a file").run()
+    at.file_uploader(key="upload").upload("week2.wav", stereo_path.read_bytes(), "audio/wav").run()
+    at.button(key="score").click().run()
+    assert not at.error
+    progress = [p.proto.text for p in at.get("progress")]
+    assert progress == ["**week2.wav**: waiting, 2nd in the queue, 1 ahead of it"]
+    release.set()
+    scored(at, store)
+    assert at.title[0].value == "week2.wav"  # its feedback opens once it is scored
+    at.button(key="back").click().run()
+    assert "week2.wav** is scored." in texts(at)
+
+
+def test_instructor_corrects_a_code_with_one_click_in_the_transcript(ann_session, store, people):
+    at = sign_in("ivy", session=ann_session.id)
+    assert "Agreement on this session" in [s.value for s in at.subheader]
+    assert not [m for m in at.metric if m.label == "Codes agreed"]  # not before a review
+    pills = at.button_group(key="quick-4-0")
+    assert pills.value == "closed_question"
+    pills.set_value("open_question").run()
+    assert not at.exception
+    (fix,) = store.session(people["ivy"], ann_session.id).corrections
+    assert (fix.index, fix.code.value, fix.author) == (4, "open_question", "ivy")
+    assert metric(at, "Open questions") == "100%"
+    assert at.button_group(key="quick-4-1").value == "open_question"
+    assert "Corrected by ivy; the machine said Closed question." in texts(at)
+    assert metric(at, "Codes agreed") == "67%"  # 2 of 3 kept; saved corrections mark the session reviewed
+    trainee = sign_in("ann", session=ann_session.id)
+    assert not trainee.get("button_group")  # trainees read codes, they do not set them

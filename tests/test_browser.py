@@ -1,20 +1,25 @@
-"""The real thing: `streamlit run app.py` in a headless Chromium, upload a recording, read its feedback."""
+"""The real thing: the app's server (`serve.py`) in a headless Chromium, as trainees and instructors use it."""
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from trainer.app.accounts import register
 from trainer.app.store import Store
+from trainer.batch.output import session_to_dict
+from trainer.pipeline import run_session
 from trainer.speech.audio import AUDIO_EXTENSIONS, load_audio
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,7 +27,8 @@ CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by .ci/install; `playwrigh
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 START_TIMEOUT_S = 30
 MAX_SAMPLE_S = 60  # longer samples would keep the test from finishing in about a minute
-SCORE_TIMEOUT_MS = 120_000  # Whisper on a short clip, on a busy 2-core machine
+SCORE_TIMEOUT_MS = 300_000  # Whisper on a short clip (or the first coder load), on a busy 2-core machine
+PAGE_TIMEOUT_MS = 30_000  # a page drawn by a busy server
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (.ci/install)")
 
@@ -47,17 +53,32 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def app_url(tmp_path) -> Iterator[str]:
-    """A Streamlit server on a free port with a fresh data directory holding one trainee."""
-    data = tmp_path / "data"
-    register(Store(data), "ann", "trainee", "spring", "password1")
+def data_dir(tmp_path) -> Path:
+    """A data directory with a trainee, ann, and her instructor, ivy."""
+    store = Store(tmp_path / "data")
+    register(store, "ann", "trainee", "spring", "password1")
+    register(store, "ivy", "instructor", "spring", "password1")
+    return store.data_dir
+
+
+@pytest.fixture
+def app_url(data_dir) -> Iterator[str]:
+    """`streamlit run trainer/app/serve.py` (what `trainer app` runs) on a free port."""
     port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true"]
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(REPO / "trainer" / "app" / "serve.py"),
+        "--server.headless",
+        "true",
+    ]
     command += ["--server.port", str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     server = subprocess.Popen(
         command,
         cwd=REPO,
-        env={**os.environ, "TRAINER_DATA_DIR": str(data)},
+        env={**os.environ, "TRAINER_DATA_DIR": str(data_dir)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -83,32 +104,242 @@ def app_url(tmp_path) -> Iterator[str]:
             server.wait()
 
 
-def test_upload_a_recording_and_read_its_feedback(app_url, tmp_path):
+@pytest.fixture
+def browser(tmp_path) -> Iterator:
     from playwright.sync_api import expect, sync_playwright
 
-    recording = sample_recording()
+    expect.set_options(timeout=PAGE_TIMEOUT_MS)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            page.goto(app_url)
-            page.get_by_label("User name").fill("ann")
-            page.get_by_role("textbox", name="Password").fill("password1")
-            page.get_by_role("button", name="Sign in").click()
-            page.get_by_text("Upload a file").click()
-            page.locator("input[type=file]").set_input_files(recording)
-            page.get_by_role("button", name="Score session").click()
-            # Streamlit draws after the load event: wait for the page's last element first.
-            expect(page.get_by_role("button", name="Printable report")).to_be_visible(timeout=SCORE_TIMEOUT_MS)
-            feedback = page.locator(".st-key-feedback")
-            expect(feedback).to_be_visible()
-            expect(feedback).to_contain_text("Feedback")
-            expect(feedback).to_contain_text("To practise next")
-            expect(page.locator("h1").first).to_have_text(recording.name)
-            expect(page.get_by_text("Your talk time")).to_be_visible()
-            expect(page.locator("[data-testid=stException]")).to_have_count(0)
-        except Exception:
-            page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
-            raise
+            yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def ann_session(data_dir, transcript_csv) -> int:
+    """A stored session of ann's with a recording long enough for every utterance's time; its id."""
+    store = Store(data_dir)
+    ann = store.credentials("ann")[0]
+    incoming = store.incoming_dir / "upload.flac"
+    incoming.write_bytes((REPO / "sample_audio" / "weak_mono.flac").read_bytes())
+    document = session_to_dict(run_session(transcript_csv))
+    return store.add_session(ann, "week1.wav", document, "a" * 64, audio=incoming).id
+
+
+def open_page(browser, url: str, width: int = 1400):
+    """A page on the app in a fresh browser context (its own cookies; `page.context` opens more tabs)."""
+    page = browser.new_context(viewport={"width": width, "height": 1000}).new_page()
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    page.goto(url)
+    return page
+
+
+def sign_in(page, name: str) -> None:
+    page.get_by_label("User name").fill(name)
+    page.get_by_role("textbox", name="Password").fill("password1")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign out").wait_for()
+    # The browser fetches its HTTP-only cookie right after the signed-in page is drawn.
+    deadline = time.monotonic() + 10
+    while not any(c["name"] == "trainer_session" for c in page.context.cookies()):
+        assert time.monotonic() < deadline, "no sign-in cookie was set"
+        page.wait_for_timeout(100)
+
+
+def settle(page) -> None:
+    """Wait until the app has finished the run a click started (Streamlit shows a status widget meanwhile)."""
+    page.wait_for_timeout(300)
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')")
+
+
+def upload(page, path: Path) -> None:
+    page.get_by_text("Upload a file").click()
+    page.locator("input[type=file]").set_input_files(path)
+    # The uploader shows long names cut in the middle; the end is enough to know the new file is in.
+    page.locator("[data-testid=stFileUploader]").get_by_text(path.name[-8:]).wait_for()
+    settle(page)
+    page.get_by_role("button", name="Score session").click()
+    settle(page)
+
+
+def status(url: str) -> int:
+    """The HTTP status of a GET without any cookie."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+@contextmanager
+def screenshot_on_failure(page, tmp_path: Path) -> Iterator[None]:
+    """Leave a picture of the page in the test's folder when what follows fails."""
+    try:
+        yield
+    except Exception:
+        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        raise
+
+
+def test_sign_in_survives_reload_and_new_tabs_until_sign_out(app_url, browser, ann_session, tmp_path):
+    from playwright.sync_api import expect
+
+    page = open_page(browser, app_url)
+    context = page.context
+    with screenshot_on_failure(page, tmp_path):
+        sign_in(page, "ann")
+        cookie = next(c for c in context.cookies() if c["name"] == "trainer_session")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        assert page.evaluate("document.cookie").find("trainer_session") == -1  # scripts cannot read it
+        page.reload()
+        expect(page.get_by_role("heading", name="Practise")).to_be_visible()
+        expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+        # A link to a session, opened in a new tab: signed in, on that session, its recording playable.
+        tab = context.new_page()
+        tab.set_default_timeout(PAGE_TIMEOUT_MS)
+        tab.goto(f"{app_url}/?session={ann_session}")
+        expect(tab.locator("h1").first).to_have_text("week1.wav")
+        recording = f"{app_url}/api/recording/{ann_session}"
+        expect(tab.locator("audio")).to_have_attribute("src", recording, timeout=5000)
+        assert tab.request.get(recording).status == 200
+        assert status(recording) == 404  # not to anyone without the cookie
+        media = [tab.locator("audio").get_attribute("src")]
+        tab.close()
+
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+        page.wait_for_timeout(500)  # the page's request that deletes the cookie
+        page.reload()
+        expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+        assert page.request.get(media[0]).status == 404
+
+
+def test_a_session_link_opens_after_signing_in(app_url, browser, ann_session, tmp_path):
+    from playwright.sync_api import expect
+
+    page = open_page(browser, f"{app_url}/?session={ann_session}")
+    with screenshot_on_failure(page, tmp_path):
+        sign_in(page, "ivy")
+        expect(page.locator("h1").first).to_have_text("week1.wav")
+        expect(page.get_by_role("tab", name="Review")).to_be_visible()
+
+
+def test_thirty_wrong_passwords_then_the_right_one_is_held_up(app_url, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    page = open_page(browser, app_url)
+    with screenshot_on_failure(page, tmp_path):
+        for attempt in range(30):
+            page.get_by_label("User name").fill("ann")
+            page.get_by_role("textbox", name="Password").fill(f"not-the-password-{attempt}")
+            page.get_by_role("button", name="Sign in").click()
+            settle(page)
+            expect(page.get_by_text(re.compile("wrong user name or password|too many failed"))).to_be_visible()
+        page.get_by_role("textbox", name="Password").fill("password1")
+        page.get_by_role("button", name="Sign in").click()
+        settle(page)
+        expect(page.get_by_text(re.compile("too many failed sign-ins: try again in"))).to_be_visible()
+        expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
+
+
+def test_upload_leave_and_come_back_to_a_finished_session(app_url, browser, transcript_csv, tmp_path):
+    from playwright.sync_api import expect
+
+    page = open_page(browser, app_url)
+    context = page.context
+    with screenshot_on_failure(page, tmp_path):
+        sign_in(page, "ann")
+        upload(page, transcript_csv)
+        expect(page.get_by_text("is saved and queued for scoring")).to_be_visible()
+        page.close()  # the trainee leaves before scoring ends
+        page = context.new_page()
+        page.set_default_timeout(PAGE_TIMEOUT_MS)
+        page.goto(app_url)
+        expect(page.get_by_text(f"{transcript_csv.name} is scored.")).to_be_visible(timeout=SCORE_TIMEOUT_MS)
+        page.locator("[class*=st-key-job-open-] button").first.click()
+        expect(page.locator("h1").first).to_have_text(transcript_csv.name)
+        expect(page.locator(".st-key-feedback")).to_contain_text("To practise next")
+
+
+def test_two_uploads_queue_and_a_recording_is_scored(app_url, browser, transcript_csv, tmp_path):
+    from playwright.sync_api import expect
+
+    recording = sample_recording()
+    page = open_page(browser, app_url)
+    with screenshot_on_failure(page, tmp_path):
+        sign_in(page, "ann")
+        upload(page, recording)
+        expect(page.get_by_text(re.compile(rf"{re.escape(recording.name)}: (Reading|Transcribing)"))).to_be_visible()
+        upload(page, transcript_csv)
+        expect(page.get_by_text(f"{transcript_csv.name}: waiting, 2nd in the queue, 1 ahead of it")).to_be_visible()
+        expect(page.get_by_text(re.compile(r"\d:\d\d elapsed"))).to_be_visible()
+        # The page opens the last upload's feedback once it is scored, after the recording.
+        expect(page.locator("h1").first).to_have_text(transcript_csv.name, timeout=SCORE_TIMEOUT_MS)
+        page.get_by_role("radio", name="My sessions").check(force=True)
+        expect(page.get_by_text("My sessions", exact=True).first).to_be_visible()
+        page.get_by_text("Practise", exact=True).first.click()
+        expect(page.get_by_text(f"{recording.name} is scored.")).to_be_visible()
+        page.locator("[class*=st-key-job-open-] button").last.click()
+        expect(page.locator("h1").first).to_have_text(recording.name)
+        expect(page.locator(".st-key-feedback")).to_contain_text("Feedback")
+        expect(page.get_by_text("Your talk time")).to_be_visible()
+        expect(page.locator("[data-testid=stException]")).to_have_count(0)
+
+
+def test_instructor_plays_a_row_and_corrects_its_code(app_url, browser, ann_session, tmp_path):
+    from playwright.sync_api import expect
+
+    page = open_page(browser, f"{app_url}/?session={ann_session}")
+    with screenshot_on_failure(page, tmp_path):
+        sign_in(page, "ivy")
+        expect(page.locator("h1").first).to_have_text("week1.wav")
+        row = page.locator(".stChatMessage").nth(4)  # "Do you drink every day?" at 0:18
+        expect(row).to_contain_text("Do you drink every day?")
+        row.get_by_role("button", name="0:18").click()
+        settle(page)
+        player = page.locator("[data-testid=stSidebar] audio")
+        expect(player).to_have_attribute("src", f"{app_url}/api/recording/{ann_session}")
+        page.wait_for_function("() => document.querySelector('[data-testid=stSidebar] audio').currentTime >= 18")
+        row.get_by_text("Open question", exact=True).click()  # the code pill under the turn
+        settle(page)
+        expect(page.get_by_text("Corrected by ivy; the machine said Closed question.")).to_be_visible()
+        expect(page.locator("[data-testid=stMetric]", has_text="Open questions")).to_contain_text("100%")
+
+
+def test_progress_after_two_sessions_and_screenshots(app_url, browser, transcript_csv, tmp_path):
+    """Also writes screenshots of every page at 1400 and 390 px into $TRAINER_SCREENSHOTS (or a temporary folder)."""
+    from playwright.sync_api import expect
+
+    shots = Path(os.environ.get("TRAINER_SCREENSHOTS") or tmp_path / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    week2 = tmp_path / "week2.csv"  # this time the closed question is a reflection
+    week2.write_text(transcript_csv.read_text().replace("Do you drink every day?", "You drink most days."))
+    page = open_page(browser, app_url)
+    with screenshot_on_failure(page, tmp_path):
+        sign_in(page, "ann")
+        for transcript in (transcript_csv, week2):
+            upload(page, transcript)
+            expect(page.locator("h1").first).to_have_text(transcript.name, timeout=SCORE_TIMEOUT_MS)
+            page.get_by_role("button", name="Back").click()
+            settle(page)
+        pages = {"practise": page.url}
+        page.get_by_text("My sessions", exact=True).first.click()
+        settle(page)
+        expect(page.get_by_text(re.compile(r"Reflections per question: .* over your last 2 sessions"))).to_be_visible()
+        pages["my-sessions"] = page.url
+        page.locator(".st-key-history_open button").click()
+        expect(page.locator("h1").first).to_have_text("week2.csv")
+        pages["feedback"] = page.url
+        for width in (1400, 390):
+            page.set_viewport_size({"width": width, "height": 1000})
+            for name, url in pages.items():
+                page.goto(url)
+                page.get_by_role("heading").first.wait_for()
+                settle(page)
+                page.screenshot(path=str(shots / f"{name}-{width}.png"), full_page=True)
+                if name == "feedback":  # readable on a phone: nothing wider than the screen
+                    assert page.evaluate("document.documentElement.scrollWidth") <= width
+        assert len(list(shots.glob("*.png"))) == 6

@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 
 import trainer.app.intake
-from trainer.app.intake import rescore, score_upload
 from trainer.app.review import Comment, Correction
 from trainer.app.store import DB_NAME, DEFAULT_DATA_DIR, SCHEMA_VERSION, Store, default_data_dir
 from trainer.batch.output import session_to_dict
-from trainer.errors import AccessDenied, AudioError, StoreError, UploadError
+from trainer.errors import AccessDenied, StoreError, UploadError
 from trainer.pipeline import run_session
 from trainer.schema import Code
 
@@ -21,12 +20,6 @@ from trainer.schema import Code
 def document(transcript_csv) -> dict:
     """A real scored session (the default coder on a real transcript)."""
     return session_to_dict(run_session(transcript_csv))
-
-
-@pytest.fixture
-def fake_pipeline(monkeypatch, transcript_csv):
-    """Upload scoring without Whisper: whatever is uploaded, score the transcript."""
-    monkeypatch.setattr(trainer.app.intake, "run_session", lambda path, options, hook: run_session(transcript_csv))
 
 
 def files_under(path: Path) -> list[str]:
@@ -139,63 +132,9 @@ def test_removing_a_correction(store, people, document):
     assert store.session(people["ann"], saved.id).corrections == ()
 
 
-def test_upload_is_scored_and_stored_once(store, people, fake_pipeline, stereo_path):
-    data = stereo_path.read_bytes()
-    steps = []
-    first = score_upload(store, people["ann"], "week1.wav", data, hook=lambda step, *a, **k: steps.append(step))
-    assert not first.reused and first.stored.title == "week1.wav"
-    assert first.stored.document["source"] == "week1.wav"  # not the temporary path it was scored from
-    assert store.audio_file(first.stored).read_bytes() == data
-    again = score_upload(store, people["ann"], "copy.wav", data)
-    assert again.reused and again.stored.id == first.stored.id
-    assert list((store.data_dir / "incoming").iterdir()) == []
-
-
-def test_unreadable_upload_saves_nothing_and_names_the_file(store, people, monkeypatch, tmp_path):
-    scratch = tmp_path / "tmp"
-    scratch.mkdir()
-    monkeypatch.setenv("TMPDIR", str(scratch))
-    monkeypatch.setattr("tempfile.tempdir", None)
-    with pytest.raises(AudioError) as caught:  # the real pipeline: decoding fails before any model loads
-        score_upload(store, people["ann"], "notes.wav", b"this is not audio" * 100)
-    assert str(caught.value).startswith("notes.wav: ")
-    assert "incoming" not in str(caught.value)
-    assert store.sessions(people["ann"]) == ()
-    assert files_under(store.data_dir) == [DB_NAME]
-    assert list(scratch.iterdir()) == []  # nothing written outside the data directory
-
-
-@pytest.mark.parametrize(
-    ("name", "size", "limit", "problem"),
-    [
-        ("big.wav", 2 * 2**20 + 1, 2, "over the 2 MB upload limit"),
-        ("empty.wav", 0, 2, "empty"),
-        ("notes.pdf", 10, 2, "not a supported recording"),
-    ],
-)
-def test_refused_uploads_write_nothing(store, people, name, size, limit, problem):
-    with pytest.raises(UploadError, match=problem):
-        score_upload(store, people["ann"], name, b"\0" * size, limit_mb=limit)
-    assert files_under(store.data_dir) == [DB_NAME]
-
-
 def test_upload_limit_from_the_environment(monkeypatch):
     monkeypatch.setenv("TRAINER_MAX_UPLOAD_MB", "5")
     assert trainer.app.intake.max_upload_mb() == 5
     monkeypatch.setenv("TRAINER_MAX_UPLOAD_MB", "lots")
     with pytest.raises(UploadError, match="whole number"):
         trainer.app.intake.max_upload_mb()
-
-
-def test_rescore_keeps_the_stored_result_when_scoring_fails(store, people, fake_pipeline, stereo_path, monkeypatch):
-    saved = score_upload(store, people["ann"], "week1.wav", stereo_path.read_bytes()).stored
-
-    def broken(path, options, hook):
-        raise AudioError(f"{path}: decoder gave up")
-
-    monkeypatch.setattr(trainer.app.intake, "run_session", broken)
-    with pytest.raises(AudioError, match="^week1.wav: decoder gave up"):
-        rescore(store, people["ivy"], saved.id)
-    assert store.session(people["ann"], saved.id).document == saved.document
-    with pytest.raises(AccessDenied):
-        rescore(store, people["olga"], saved.id)

@@ -375,7 +375,7 @@ def user_add(name: str, role: str, cohort: str, password_stdin: bool, data_dir: 
 )
 @click.argument("streamlit_args", nargs=-1, type=click.UNPROCESSED)
 def app(data_dir: Path, port: int, max_upload_mb: int, streamlit_args: tuple[str, ...]) -> None:
-    """Run the trainer app in the browser (`streamlit run app.py`); options after -- go to Streamlit.
+    """Run the trainer app in the browser (`streamlit run trainer/app/serve.py`); options after -- go to Streamlit.
 
     Example: trainer app --data-dir ~/trainer-data --port 8502 -- --server.headless true
     """
@@ -386,7 +386,7 @@ def app(data_dir: Path, port: int, max_upload_mb: int, streamlit_args: tuple[str
     from trainer.app.store import DATA_DIR_ENV, Store
     from trainer.errors import TrainerError
 
-    script = Path(__file__).resolve().parent / "app" / "streamlit_app.py"
+    script = Path(__file__).resolve().parent / "app" / "serve.py"  # streamlit_app.py with its routes
     try:
         Store(data_dir)  # created (or checked) now, so a bad --data-dir fails here and not in the browser
     except TrainerError as e:

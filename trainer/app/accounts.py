@@ -11,8 +11,10 @@ import base64
 import functools
 import hashlib
 import hmac
+import math
 import os
 import re
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -27,6 +29,11 @@ SALT_BYTES = 16
 KEY_BYTES = 32
 MIN_PASSWORD_LENGTH = 8
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")  # also safe in file names and URLs
+# Sign-in throttle, per user name and per client address: after FREE_FAILURES failed sign-ins
+# in a row, each further attempt must wait 2, 4, 8... seconds after the last failed or refused
+# one, at most MAX_DELAY_S; a successful sign-in clears the count.
+FREE_FAILURES = 5
+MAX_DELAY_S = 15 * 60
 
 
 class UserRole(StrEnum):
@@ -60,6 +67,14 @@ class UserDirectory(Protocol):
 
     def credentials(self, name: str) -> tuple[User, str] | None:
         """A user and their password hash, or None for an unknown name."""
+        ...
+
+    def failed_sign_ins(self, keys: tuple[str, ...]) -> list[tuple[int, float]]:
+        """(failures in a row, Unix time of the last) for each throttle key that has any."""
+        ...
+
+    def record_sign_in(self, keys: tuple[str, ...], failed: bool, now: float) -> None:
+        """Count a failed sign-in against each key, or clear the keys after a success."""
         ...
 
 
@@ -131,17 +146,38 @@ def register(store: UserDirectory, name: str, role: UserRole | str, cohort: str,
     return store.add_user(name, UserRole(role), cohort.strip(), hash_password(password))
 
 
-def login(store: UserDirectory, name: str, password: str) -> User:
-    """The user whose name and password these are.
+def throttle_delay(failures: int) -> float:
+    """Seconds to wait after the last of `failures` failed sign-ins in a row."""
+    return 0.0 if failures < FREE_FAILURES else float(min(2 ** (failures - FREE_FAILURES + 1), MAX_DELAY_S))
+
+
+def _throttle_keys(name: str, client: str | None) -> tuple[str, ...]:
+    return (f"name:{name.lower()}",) + ((f"client:{client}",) if client else ())
+
+
+def login(store: UserDirectory, name: str, password: str, client: str | None = None, now: float | None = None) -> User:
+    """The user whose name and password these are, unless sign-ins for the name or client are throttled.
+
+    Args:
+        client: the address the attempt comes from, throttled like the name.
+        now: the current Unix time (tests pass their own clock).
 
     Raises:
-        AuthError: unknown name or wrong password (the message does not say which).
+        AuthError: unknown name or wrong password (the message does not say which), or too many
+            failed sign-ins lately (the password is then not even checked).
     """
-    found = store.credentials(name.strip())
+    now = time.time() if now is None else now
+    name = name.strip()
+    keys = _throttle_keys(name, client)
+    wait = max((throttle_delay(n) - (now - last) for n, last in store.failed_sign_ins(keys)), default=0.0)
+    if wait > 0:  # counts as a failure too: guessing faster than the delay only lengthens it
+        store.record_sign_in(keys, failed=True, now=now)
+        raise AuthError(f"too many failed sign-ins: try again in {math.ceil(wait)} s")
+    found = store.credentials(name)
     if found is None:
         verify_password(password, _decoy_hash())
-        raise AuthError("wrong user name or password")
-    user, stored = found
-    if not verify_password(password, stored):
-        raise AuthError("wrong user name or password")
-    return user
+    elif verify_password(password, found[1]):
+        store.record_sign_in(keys, failed=False, now=now)
+        return found[0]
+    store.record_sign_in(keys, failed=True, now=now)
+    raise AuthError("wrong user name or password")

@@ -1,16 +1,14 @@
-"""Turn an uploaded recording into a stored, scored session, or into nothing at all.
+"""Turn an uploaded recording or transcript into a stored, scored session, or into nothing at all.
 
-The upload is written inside the data directory while it is scored and moved into the
-store only when scoring succeeds (`Store.add_session` is one transaction), so a failure
-at any stage leaves neither a half-saved session nor a stray file.
+The upload waits inside the data directory while it is scored (`trainer.jobs` queues it) and
+is moved into the store only when scoring succeeds (`Store.add_session` is one transaction),
+so a failure at any stage leaves no half-saved session.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +20,12 @@ from trainer.errors import StoreError, TrainerError, UploadError
 from trainer.pipeline import Hook, PipelineOptions, run_session
 from trainer.schema import Session
 from trainer.speech.audio import AUDIO_EXTENSIONS
+from trainer.speech.transcript_files import TRANSCRIPT_EXTENSIONS
 
 MAX_UPLOAD_ENV = "TRAINER_MAX_UPLOAD_MB"
 DEFAULT_MAX_UPLOAD_MB = 200  # Streamlit's own default upload limit; about 3 h of 16 kHz WAV
-
-
-@dataclass(frozen=True)
-class Scored:
-    """The session an upload produced, or the one it had already produced."""
-
-    stored: StoredSession
-    reused: bool  # the same bytes were scored before: nothing new was stored
+# Recordings, and transcripts (an instructor's typed role play, a corrected export) which score in seconds.
+UPLOAD_EXTENSIONS = AUDIO_EXTENSIONS + TRANSCRIPT_EXTENSIONS
 
 
 def _ignore(step: str, artifact: Any, *, completed: int, total: int) -> None:
@@ -60,8 +53,8 @@ def check_upload(filename: str, size: int, limit_mb: int) -> str:
         UploadError: too large, empty, or not an audio format the trainer reads.
     """
     suffix = Path(filename).suffix.lower()
-    if suffix not in AUDIO_EXTENSIONS:
-        raise UploadError(f"{filename}: not a supported recording ({', '.join(AUDIO_EXTENSIONS)})")
+    if suffix not in UPLOAD_EXTENSIONS:
+        raise UploadError(f"{filename}: not a supported recording or transcript ({', '.join(UPLOAD_EXTENSIONS)})")
     if size == 0:
         raise UploadError(f"{filename}: the file is empty")
     if size > limit_mb * 1024 * 1024:
@@ -69,35 +62,23 @@ def check_upload(filename: str, size: int, limit_mb: int) -> str:
     return suffix
 
 
-def score_upload(
+def score_file(
     store: Store,
     owner: User,
-    filename: str,
-    data: bytes,
+    title: str,
+    path: Path,
+    content_hash: str,
     options: PipelineOptions = PipelineOptions(),
     hook: Hook = _ignore,
-    limit_mb: int | None = None,
-) -> Scored:
-    """Score an uploaded recording and store it with its audio, or store nothing.
+) -> StoredSession:
+    """Score an upload waiting in the data directory and store it with its recording.
 
     Raises:
-        UploadError: the upload is refused before scoring.
-        TrainerError: scoring failed (its subclass says why); nothing was stored.
+        TrainerError: scoring failed (its subclass says why, naming the file as uploaded); nothing
+            was stored and the file is where it was.
     """
-    suffix = check_upload(filename, len(data), max_upload_mb() if limit_mb is None else limit_mb)
-    digest = hashlib.sha256(data).hexdigest()
-    existing = store.find_session(owner, digest)
-    if existing is not None:
-        return Scored(existing, reused=True)
-    fd, name = tempfile.mkstemp(dir=store.incoming_dir, suffix=suffix)
-    path = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        session = _run(path, filename, options, hook)
-        return Scored(store.add_session(owner, filename, session_to_dict(session), digest, audio=path), reused=False)
-    finally:
-        path.unlink(missing_ok=True)  # already moved into the store on success
+    session = _run(path, title, options, hook)
+    return store.add_session(owner, title, session_to_dict(session), content_hash, audio=path)
 
 
 def _run(path: Path, name: str, options: PipelineOptions, hook: Hook) -> Session:

@@ -19,7 +19,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -85,6 +85,40 @@ MIGRATIONS = (
     """,
     # Corrected subcode: NULL (all rows from before) leaves the machine's, 'none' removes it.
     "ALTER TABLE corrections ADD COLUMN subcode TEXT",
+    # Sign-in tokens (trainer/signin.py), failed sign-ins (accounts.login's throttle), scoring jobs
+    # (trainer/jobs.py). Times that are compared are Unix seconds (REAL).
+    """
+    CREATE TABLE sign_ins (
+        id TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        claimed INTEGER NOT NULL DEFAULT 0,
+        revoked INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE login_failures (
+        key TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        last_at REAL NOT NULL
+    );
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        owner_id INTEGER NOT NULL REFERENCES users(id),
+        title TEXT NOT NULL,
+        path TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
+        step TEXT,
+        steps_done INTEGER NOT NULL DEFAULT 0,
+        audio_s REAL,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        error TEXT,
+        session_id INTEGER REFERENCES sessions(id) ON DELETE SET NULL
+    );
+    CREATE INDEX jobs_by_state ON jobs (state, id)
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -152,6 +186,10 @@ class Store:
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
 
+    def transaction(self, write: bool = True) -> AbstractContextManager[sqlite3.Connection]:
+        """A transaction for the modules that keep their own tables here (sign-ins, jobs)."""
+        return self._transaction(write)
+
     @contextmanager
     def _transaction(self, write: bool = True) -> Iterator[sqlite3.Connection]:
         """All or nothing: commit when the block ends normally, roll back otherwise."""
@@ -199,6 +237,39 @@ class Store:
         with self._transaction(write=False) as conn:
             row = conn.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
         return (_user(row), row["password_hash"]) if row else None
+
+    def user(self, user_id: int) -> User:
+        """An account by id, for work done on its owner's behalf (a queued scoring job).
+
+        Raises:
+            AuthError: no such account.
+        """
+        with self._transaction(write=False) as conn:
+            row = conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+        if row is None:
+            raise AuthError(f"no account with id {user_id}")
+        return _user(row)
+
+    def failed_sign_ins(self, keys: tuple[str, ...]) -> list[tuple[int, float]]:
+        """(failures in a row, Unix time of the last) for each sign-in throttle key that has any."""
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(
+                f"SELECT failures, last_at FROM login_failures WHERE key IN ({', '.join('?' * len(keys))})", keys
+            ).fetchall()
+        return [(r["failures"], r["last_at"]) for r in rows]
+
+    def record_sign_in(self, keys: tuple[str, ...], failed: bool, now: float) -> None:
+        """Count a failed sign-in against each throttle key, or clear the keys after a success."""
+        with self._transaction() as conn:
+            for key in keys:
+                if failed:
+                    conn.execute(
+                        "INSERT INTO login_failures (key, failures, last_at) VALUES (?, 1, ?)"
+                        " ON CONFLICT (key) DO UPDATE SET failures = failures + 1, last_at = excluded.last_at",
+                        (key, now),
+                    )
+                else:
+                    conn.execute("DELETE FROM login_failures WHERE key = ?", (key,))
 
     def has_users(self) -> bool:
         """Whether any account exists yet (a new install has none)."""

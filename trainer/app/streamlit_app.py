@@ -1,27 +1,28 @@
 """The trainer app: record a role play, read its feedback, follow progress; instructors review.
 
-`trainer app` runs this file with Streamlit (from a checkout, `streamlit run app.py` runs it
-too). Everything is stored in the data directory, $TRAINER_DATA_DIR (default: the user's data
-folder); accounts are made with `trainer user add`.
+`trainer app` runs this file with Streamlit, behind the routes of `serve.py` (from a checkout,
+`streamlit run app.py` runs it too, without them). Everything is stored in the data directory,
+$TRAINER_DATA_DIR (default: the user's data folder); accounts are made with `trainer user add`.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from urllib.parse import urljoin
 
 import streamlit as st
 
-from trainer.app import accounts
+from trainer.app import accounts, jobs, signin, web
 from trainer.app.accounts import User
-from trainer.app.intake import max_upload_mb
+from trainer.app.intake import UPLOAD_EXTENSIONS, max_upload_mb
 from trainer.app.review import review
 from trainer.app.store import Store, default_data_dir
 from trainer.app.ui.common import close_session, init_state, open_session, reviewed_sessions
-from trainer.app.ui.instructor import render_agreement, render_cohort, render_review
-from trainer.app.ui.practise import render_history, render_rescoring, render_scoring
+from trainer.app.ui.instructor import quick_corrector, render_agreement, render_cohort, render_review
+from trainer.app.ui.practise import render_history, render_jobs, render_rescoring, submit_upload
 from trainer.app.ui.session_view import render_session
 from trainer.errors import AccessDenied, AuthError, TrainerError
-from trainer.speech.audio import AUDIO_EXTENSIONS
 
 TRAINEE_PAGES = ("Practise", "My sessions")
 INSTRUCTOR_PAGES = ("Cohort", "Agreement")
@@ -29,8 +30,40 @@ INSTRUCTOR_PAGES = ("Cohort", "Agreement")
 
 @st.cache_resource(show_spinner=False)
 def load_store(data_dir: str) -> Store:
-    """One store per data directory for the whole server."""
-    return Store(data_dir)
+    """One store per data directory for the whole server, with its scoring worker running."""
+    store = Store(data_dir)
+    jobs.worker_for(store)
+    return store
+
+
+def cookie_script(path: str, body: str = "") -> None:
+    """Ask the browser to POST to one of the app's routes (trainer/app/web.py), which sets or clears the cookie."""
+    if web.serving():
+        call = f"fetch({json.dumps(path)}, {{method: 'POST', body: {json.dumps(body)}, credentials: 'same-origin'}})"
+        st.html(f"<script>{call}</script>", unsafe_allow_javascript=True)
+
+
+def signed_in_user(store: Store) -> User | None:
+    """Who this tab belongs to: signed in here, or by the cookie of an earlier sign-in (reload, new tab)."""
+    if st.session_state.user is None:
+        token = st.context.cookies.get(signin.COOKIE)
+        user = signin.user_for(store, token)
+        if user is not None:
+            st.session_state.user, st.session_state.token = user, token
+    return st.session_state.user
+
+
+def sign_in(store: Store, name: str, password: str) -> None:
+    """Check the password (throttled per name and per address), then issue this browser's token."""
+    try:
+        user = accounts.login(store, name, password, client=st.context.ip_address)
+    except AuthError as e:
+        st.error(str(e), icon=":material/lock:")
+        return
+    token = signin.issue(store, user)
+    st.session_state.user, st.session_state.token = user, token
+    st.session_state.cookie_ticket = signin.ticket(store, token)
+    st.rerun()
 
 
 def login_ui(has_users: bool) -> tuple[str, str] | None:
@@ -46,7 +79,7 @@ def login_ui(has_users: bool) -> tuple[str, str] | None:
     return (name, password) if submitted else None
 
 
-def nav_ui(user: User) -> str:
+def nav_ui(store: Store, user: User) -> str:
     """The sidebar: who is signed in, the pages of their role, and signing out."""
     with st.sidebar:
         st.markdown(f"**{user.name}** · {user.role} · cohort {user.cohort}")
@@ -54,9 +87,14 @@ def nav_ui(user: User) -> str:
             "Pages", INSTRUCTOR_PAGES if user.is_instructor else TRAINEE_PAGES, key="nav", on_change=close_session
         )
         if st.button("Sign out", key="logout", icon=":material/logout:"):
+            signin.revoke(store, st.session_state.token)
             st.session_state.clear()
+            st.session_state.signed_out = True  # the next page deletes the cookie too
             st.query_params.clear()
             st.rerun()
+        ticket = st.session_state.pop("cookie_ticket", None)
+        if ticket is not None:
+            cookie_script("api/sign-in", ticket)
     return page
 
 
@@ -73,8 +111,8 @@ def recording_ui(limit_mb: int) -> tuple[str, bytes] | None:
         name = f"Recording {datetime.now():%Y-%m-%d %H:%M}.wav"
     else:
         clip = st.file_uploader(
-            f"Upload a recording (up to {limit_mb} MB)",
-            type=[e.lstrip(".") for e in AUDIO_EXTENSIONS],
+            f"Upload a recording or a transcript (up to {limit_mb} MB)",
+            type=[e.lstrip(".") for e in UPLOAD_EXTENSIONS],
             key="upload",
             max_upload_size=limit_mb,
         )
@@ -96,12 +134,13 @@ def render_open_session(store: Store, user: User, session_id: int) -> bool:
         st.rerun()
     reviewed = review(stored.document, stored.corrections, stored.comments)
     audio = store.audio_file(stored)
+    url = urljoin(st.context.url or "", web.RECORDING_PATH.format(session_id=stored.id)) if web.serving() else None
     if not accounts.can_review(user, stored.owner):
-        render_session(stored, reviewed, audio, show_owner=False)
+        render_session(stored, reviewed, audio, show_owner=False, audio_url=url)
         return True
     feedback_tab, review_tab = st.tabs(["Feedback", "Review"], key="session_tabs")
     with feedback_tab:
-        render_session(stored, reviewed, audio, show_owner=True)
+        render_session(stored, reviewed, audio, True, url, quick_corrector(store, user, stored, reviewed))
     with review_tab:
         render_review(store, user, stored, reviewed)
         if audio is not None and st.button("Score again with current models", key="rescore", icon=":material/refresh:"):
@@ -132,25 +171,23 @@ def main() -> None:
     except TrainerError as e:
         st.error(str(e), icon=":material/error:")
         st.stop()
-    user: User | None = st.session_state.user
+    user = signed_in_user(store)
     if user is None:
+        if st.session_state.pop("signed_out", False):
+            cookie_script("api/sign-out")
         credentials = login_ui(store.has_users())
         if credentials is not None:
-            try:
-                st.session_state.user = accounts.login(store, *credentials)
-            except AuthError as e:
-                st.error(str(e), icon=":material/lock:")
-                return
-            st.rerun()
+            sign_in(store, *credentials)
         return
-    page = nav_ui(user)
+    page = nav_ui(store, user)
     session_id = requested_session()
     if session_id is not None and render_open_session(store, user, session_id):
         return
     if page == "Practise":
         upload = recording_ui(limit_mb)
         if upload is not None:
-            render_scoring(store, user, *upload, limit_mb=limit_mb)
+            submit_upload(store, user, *upload, limit_mb=limit_mb)
+        render_jobs(store, user)
     elif page == "My sessions":
         render_history(reviewed_sessions(store, user))
     elif page == "Cohort":

@@ -83,29 +83,52 @@ def timeline_chart(session: Session) -> alt.Chart | None:
     )
 
 
+# Shading of the MITI levels behind a progress chart (below fair, fair, good), light enough for any theme.
+BAND_OPACITY = 0.12
+
+
+def _bands(key: str, top: float) -> pd.DataFrame:
+    """The level bands of a metric from 0 to `top`: MITI levels, or the talk-time guide."""
+    metric = METRIC[key]
+    if not metric.miti:
+        rows = [("within the guide", 0.0, metric.guide, "green"), ("above the guide", metric.guide, top, "red")]
+    else:
+        rows = [
+            ("below fair", 0.0, metric.fair, "red"),
+            ("fair", metric.fair, metric.good, "orange"),
+            ("good", metric.good, top, "green"),
+        ]
+    return pd.DataFrame(
+        [{"level": name, "low": low, "high": high, "colour": COLOUR_HEX[colour]} for name, low, high, colour in rows]
+    )
+
+
 def history_chart(points: Sequence[Mapping[str, object]], key: str) -> alt.Chart:
-    """One metric over time (points with 'date' and the metric key), with dashed target lines."""
+    """One metric over sessions: one point per session (x: the sessions in order, labelled by date),
+    on shaded MITI bands."""
     data = pd.DataFrame(points)
-    data["date"] = pd.to_datetime(data["date"])
-    axis_format = ".1f" if key == "reflection_question_ratio" else ".0%"
-    line = (
-        alt.Chart(data)
-        .mark_line(point=True, color=COLOUR_HEX["blue"])
+    data["session"] = [f"{pd.Timestamp(d):%b %d} #{i + 1}" for i, d in enumerate(data["date"])]
+    metric = METRIC[key]
+    axis_format = ".0%" if metric.percent else ".1f"
+    top = 1.0 if metric.percent else max([*data[key], metric.good * 1.25])
+    order = list(data["session"])
+    bands = (
+        alt.Chart(_bands(key, top))
+        .mark_rect(opacity=BAND_OPACITY)
         .encode(
-            x=alt.X("date:T", title=None, axis=alt.Axis(format="%b %d")),
-            y=alt.Y(f"{key}:Q", title=None, axis=alt.Axis(format=axis_format)),
-            tooltip=[alt.Tooltip("date:T"), alt.Tooltip("title:N"), alt.Tooltip(f"{key}:Q", format=axis_format)],
+            y=alt.Y("low:Q", scale=alt.Scale(domain=[0, top], nice=False)),
+            y2="high:Q",
+            color=alt.Color("colour:N", scale=None),
+            tooltip=[alt.Tooltip("level:N", title="level")],
         )
     )
-    metric = METRIC[key]
-    if metric.miti:
-        targets = {"fair": (metric.fair, "orange"), "good": (metric.good, "green")}
-    else:
-        targets = {"guide": (metric.guide, "gray")}
-    rules = [
-        alt.Chart(pd.DataFrame({"value": [value]}))
-        .mark_rule(strokeDash=[4, 4], color=COLOUR_HEX[colour])
-        .encode(y="value:Q")
-        for value, colour in targets.values()
-    ]
-    return alt.layer(line, *rules).properties(title=metric.label, height=180)
+    line = (
+        alt.Chart(data)
+        .mark_line(point=alt.OverlayMarkDef(size=60), color=COLOUR_HEX["blue"])
+        .encode(
+            x=alt.X("session:O", title=None, sort=order, axis=alt.Axis(labelAngle=0, labelOverlap=True)),
+            y=alt.Y(f"{key}:Q", title=None, axis=alt.Axis(format=axis_format), scale=alt.Scale(domain=[0, top])),
+            tooltip=[alt.Tooltip("session:N"), alt.Tooltip("title:N"), alt.Tooltip(f"{key}:Q", format=axis_format)],
+        )
+    )
+    return alt.layer(bands, line).properties(title=metric.label, height=180)

@@ -18,11 +18,23 @@ from trainer.vocabulary import METRIC, METRIC_KEYS
 # Everything the app keeps between reruns, with its value for a fresh browser tab.
 STATE_DEFAULTS: dict[str, Any] = {
     "user": None,  # the signed-in accounts.User
+    "token": None,  # their sign-in token (trainer.signin), revoked when they sign out
+    "waiting_job": None,  # the scoring job this tab submitted: its session opens when it is done
     "open_session": None,  # id of the session shown, if any
     "play_from": 0.0,  # where the player starts (seconds), set by an utterance's play button
     "autoplay": False,  # start playing at once (after a play button, not on first view)
     "editor_rev": 0,  # bumped after saving corrections, so the review table starts afresh
 }
+# How a level reads in the app, where not by its own name ("practise" is the feedback's word for a point).
+LEVEL_HEADINGS = {"practise": "below fair"}
+# Metric cells of session tables, shaded by MITI level; dark text stays readable in dark mode too.
+LEVEL_CELL_CSS = {
+    "good": "background-color: #cdebd6; color: #14361f",
+    "fair": "background-color: #fbe3c6; color: #4a2a05",
+    "practise": "background-color: #f6d0d0; color: #4d1111",
+}
+# In tables that list sessions the talk-time column may be a trainee's, not the reader's.
+TABLE_LABELS = {**{key: m.label for key, m in METRIC.items()}, "counsellor_talk_share": "Counsellor talk time"}
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:])")
 
 Item = tuple[StoredSession, Reviewed]
@@ -83,13 +95,17 @@ def session_table(items: Sequence[Item]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns).sort_values(["date", "id"], ascending=False, ignore_index=True)
 
 
-def shown_table(table: pd.DataFrame) -> pd.DataFrame:
-    """`session_table` as displayed: shares in percent (the table keeps fractions for filtering)."""
+def shown_table(table: pd.DataFrame) -> Any:
+    """`session_table` as displayed: shares in percent, each metric cell shaded by its MITI level."""
     shown = table.copy()
+    css = pd.DataFrame("", index=table.index, columns=table.columns)
     for key in METRIC_KEYS:
-        if key in shown and key != "reflection_question_ratio":
-            shown[key] = pd.to_numeric(shown[key]) * 100
-    return shown
+        if key in shown:
+            values = pd.to_numeric(shown[key])
+            css[key] = [LEVEL_CELL_CSS.get(METRIC[key].judge(None if pd.isna(v) else v).value, "") for v in values]
+            if METRIC[key].percent:
+                shown[key] = values * 100
+    return shown.style.apply(lambda _: css, axis=None)
 
 
 def table_columns() -> dict[str, Any]:
@@ -106,5 +122,5 @@ def table_columns() -> dict[str, Any]:
     }
     for key in METRIC_KEYS:
         fmt = "%.0f%%" if METRIC[key].percent else "%.1f"
-        config[key] = st.column_config.NumberColumn(METRIC[key].label, format=fmt)
+        config[key] = st.column_config.NumberColumn(TABLE_LABELS[key], format=fmt)
     return config

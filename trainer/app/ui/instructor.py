@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pandas as pd
 import streamlit as st
@@ -19,7 +19,16 @@ from trainer.app.review import (
 )
 from trainer.app.session_report import clock
 from trainer.app.store import Store
-from trainer.app.ui.common import Item, open_session, session_label, session_table, shown_table, table_columns
+from trainer.app.ui.common import (
+    LEVEL_HEADINGS,
+    TABLE_LABELS,
+    Item,
+    open_session,
+    session_label,
+    session_table,
+    shown_table,
+    table_columns,
+)
 from trainer.errors import ReviewError
 from trainer.schema import Code, CodedUtterance, Role
 from trainer.scoring.change_talk import sure_subcode
@@ -63,8 +72,10 @@ def render_cohort(store: Store, user: User, items: list[Item]) -> None:
     st.subheader("Sessions")
     with st.container(horizontal=True, vertical_alignment="bottom"):
         chosen = st.multiselect("Trainees", trainees, key="filter_trainees", placeholder="all")
-        metric = st.selectbox("Metric", METRIC_KEYS, format_func=lambda key: METRIC[key].label, key="filter_metric")
-        levels = st.multiselect("Level", LEVELS, key="filter_levels", placeholder="any")
+        metric = st.selectbox("Metric", METRIC_KEYS, format_func=TABLE_LABELS.get, key="filter_metric", width=240)
+        levels = st.multiselect(
+            "Level", LEVELS, format_func=lambda v: LEVEL_HEADINGS.get(v, v), key="filter_levels", placeholder="any"
+        )
         order = st.selectbox("Sort", [NEWEST, "lowest first", "highest first"], key="sort_by")
         unreviewed = st.checkbox("Not reviewed yet", key="filter_unreviewed")
     shown = filter_table(table, chosen, metric, levels, unreviewed)
@@ -144,11 +155,11 @@ def render_agreement_table(result: Agreement) -> None:
             "machine": [c.automatic for c in result.per_code],
             "instructor": [c.instructor for c in result.per_code],
             "agreed": [c.agreed for c in result.per_code],
-            "kept": [c.kept_share for c in result.per_code],
-            "found": [c.found_share for c in result.per_code],
+            "kept": [None if c.kept_share is None else c.kept_share * 100 for c in result.per_code],
+            "found": [None if c.found_share is None else c.found_share * 100 for c in result.per_code],
         }
     )
-    percent = {"format": "percent"}
+    percent = {"format": "%.0f%%"}  # whole percents, as on the cards above
     st.dataframe(
         frame,
         hide_index=True,
@@ -162,6 +173,24 @@ def render_agreement_table(result: Agreement) -> None:
             "found": st.column_config.NumberColumn("Instructor's codes found", **percent),
         },
     )
+
+
+def quick_corrector(store: Store, user: User, stored: StoredSession, reviewed: Reviewed) -> Callable[[int, Code], None]:
+    """Store one utterance's code as the instructor clicked it in the transcript, keeping its comment."""
+
+    def correct(i: int, code: Code) -> None:
+        final = reviewed.session.utterances[i]
+        fix = reviewed.correction(i)
+        edit = Edit(final.speaker, code, fix.comment if fix else "", sure_subcode(final))
+        try:
+            store.set_corrections(user, stored.id, corrections_from_edits(reviewed, {i: edit}, user.name))
+        except ReviewError as e:
+            st.error(str(e), icon=":material/error:")
+            return
+        st.session_state.editor_rev += 1
+        st.toast(f"Utterance {i}: {CODE_LABELS[code]}.")
+
+    return correct
 
 
 def render_review(store: Store, user: User, stored: StoredSession, reviewed: Reviewed) -> None:
@@ -215,6 +244,7 @@ def render_review(store: Store, user: User, stored: StoredSession, reviewed: Rev
                 st.rerun()
         if st.button("Mark reviewed", key="mark_reviewed", icon=":material/task_alt:", help="Nothing to correct"):
             store.mark_reviewed(user, stored.id)
+            st.toast(f"{stored.title} is marked reviewed; {stored.owner.name} sees it.", icon=":material/task_alt:")
             st.rerun()
     with st.form("comment_form", clear_on_submit=True):
         text = st.text_area("Comment on the whole session", key="session_comment")
@@ -222,7 +252,10 @@ def render_review(store: Store, user: User, stored: StoredSession, reviewed: Rev
             store.add_comment(user, stored.id, text)
             st.rerun()
     st.subheader("Agreement on this session")
-    render_agreement_table(agreement(code_pairs(reviewed)))
+    if stored.reviewed_by is None:
+        st.caption("Shown once the session is reviewed: until then the machine's codes are all there is.")
+    else:
+        render_agreement_table(agreement(code_pairs(reviewed)))
 
 
 def render_agreement(items: list[Item]) -> None:

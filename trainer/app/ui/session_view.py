@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
@@ -18,8 +19,8 @@ from trainer.app.session_report import (
     render_report,
 )
 from trainer.app.ui.charts import talk_time_chart, timeline_chart
-from trainer.app.ui.common import md_escape
-from trainer.schema import CodedUtterance, FeedbackItem, Role
+from trainer.app.ui.common import LEVEL_HEADINGS, md_escape
+from trainer.schema import Code, CodedUtterance, FeedbackItem, Role
 from trainer.vocabulary import CODE_LABELS, LEVEL_LABELS, METRIC, METRIC_KEYS, ROLE_LABELS, Level
 
 AUDIO_MIME = {  # by extension, for every format in trainer.speech.audio.AUDIO_EXTENSIONS
@@ -33,8 +34,8 @@ AUDIO_MIME = {  # by extension, for every format in trainer.speech.audio.AUDIO_E
     ".webm": "audio/webm",
     ".mp4": "audio/mp4",
 }
+Corrector = Callable[[int, Code], None]  # stores an instructor's code for utterance i
 AVATARS = {Role.COUNSELLOR: ":material/record_voice_over:", Role.CLIENT: ":material/person:"}
-LEVEL_HEADINGS = {Level.PRACTISE: "below fair"}  # how a level reads on a metric card, where not its own name
 ITEMS_PER_ROW = 3  # feedback cards side by side; more would squeeze the quotes
 
 
@@ -43,13 +44,17 @@ def _play(start: float) -> None:
     st.session_state.autoplay = True
 
 
-def render_player(audio: Path | None) -> None:
-    """The recording, starting where the last clicked utterance starts (shown in the sidebar)."""
+def render_player(audio: Path | None, url: str | None = None) -> None:
+    """The recording, starting where the last clicked utterance starts (shown in the sidebar).
+
+    With `url` (the app's own access-checked route) the browser fetches it from there; without,
+    Streamlit serves the file at a media URL of its own.
+    """
     if audio is None or not audio.is_file():
         return
     st.sidebar.subheader("Recording")
     st.sidebar.audio(
-        str(audio),
+        url or str(audio),
         format=AUDIO_MIME[audio.suffix],
         start_time=st.session_state.play_from,
         autoplay=st.session_state.autoplay,
@@ -146,19 +151,28 @@ def render_legend() -> None:
         st.badge(f"coder < {LOW_CONFIDENCE:.0%} sure", icon=":material/help:", color="gray")
 
 
-def _code_badge(coded: CodedUtterance, corrected: bool) -> str:
-    """The code as a coloured markdown badge, marked when the coder was unsure or a human changed it."""
+def _code_badge(coded: CodedUtterance, corrected: bool, confirmed: bool) -> str:
+    """The code as a coloured markdown badge, marked when the coder was unsure (and no instructor
+    has confirmed it since) or a human changed it."""
     if coded.code is None:
         return ""
     label = CODE_LABELS[coded.code]
-    if is_low_confidence(coded):
+    if is_low_confidence(coded) and not confirmed:
         label = f":material/help: {label} ({coded.confidence:.0%} sure)"
     elif corrected:
         label = f":material/edit: {label}"
     return f":{CODE_COLOURS[coded.code]}-badge[{label}] "
 
 
-def _render_utterance(i: int, coded: CodedUtterance, reviewed: Reviewed, playable: bool) -> None:
+def _quick_fix(i: int, key: str, correct: Corrector) -> None:
+    """A code pill was clicked: store that code for utterance i (clicking the chosen one again keeps it)."""
+    if st.session_state[key]:
+        correct(i, Code(st.session_state[key]))
+
+
+def _render_utterance(
+    i: int, coded: CodedUtterance, reviewed: Reviewed, playable: bool, confirmed: bool, correct: Corrector | None
+) -> None:
     u = coded.utterance
     fix = reviewed.correction(i)
     corrected = fix is not None and fix.changes_coding
@@ -177,7 +191,19 @@ def _render_utterance(i: int, coded: CodedUtterance, reviewed: Reviewed, playabl
                     args=(u.start,),
                     help="Play from here",
                 )
-            st.markdown(_code_badge(coded, corrected) + text)
+            st.markdown(_code_badge(coded, corrected, confirmed) + text)
+        if correct is not None and u.speaker is Role.COUNSELLOR:
+            key = f"quick-{i}-{st.session_state.editor_rev}"
+            st.pills(
+                f"Code of utterance {i}",
+                [c.value for c in Code],
+                format_func=lambda v: CODE_LABELS[Code(v)],
+                default=coded.code.value if coded.code else None,
+                key=key,
+                label_visibility="collapsed",
+                on_change=_quick_fix,
+                args=(i, key, correct),
+            )
         if corrected:
             was = machine_label(reviewed.automatic.utterances[i])
             st.caption(f"Corrected by {md_escape(fix.author)}; the machine said {md_escape(was)}.")
@@ -185,12 +211,19 @@ def _render_utterance(i: int, coded: CodedUtterance, reviewed: Reviewed, playabl
             st.caption(f":material/comment: **{md_escape(fix.author)}**: {md_escape(fix.comment)}")
 
 
-def render_transcript(reviewed: Reviewed, playable: bool) -> None:
-    """The conversation, counsellor turns coloured by code."""
+def render_transcript(
+    reviewed: Reviewed, playable: bool, confirmed: bool = False, correct: Corrector | None = None
+) -> None:
+    """The conversation, counsellor turns coloured by code; with `correct`, one click per code corrects a turn.
+
+    `confirmed`: an instructor has reviewed the session, so no code is marked as unsure any more.
+    """
     st.subheader("Transcript")
     render_legend()
+    if correct is not None:
+        st.caption("Click a code under a counsellor turn to correct it; ▶ plays the turn.")
     for i, coded in enumerate(reviewed.session.utterances):
-        _render_utterance(i, coded, reviewed, playable)
+        _render_utterance(i, coded, reviewed, playable, confirmed, correct)
 
 
 def render_downloads(stored: StoredSession, reviewed: Reviewed) -> None:
@@ -227,8 +260,15 @@ def render_downloads(stored: StoredSession, reviewed: Reviewed) -> None:
         )
 
 
-def render_session(stored: StoredSession, reviewed: Reviewed, audio: Path | None, show_owner: bool) -> None:
-    """The whole feedback page of one session."""
+def render_session(
+    stored: StoredSession,
+    reviewed: Reviewed,
+    audio: Path | None,
+    show_owner: bool,
+    audio_url: str | None = None,
+    correct: Corrector | None = None,
+) -> None:
+    """The whole feedback page of one session (`audio_url`: see `render_player`; `correct`: an instructor's)."""
     s = reviewed.session
     st.title(stored.title)
     facts = [stored.created_at[:16].replace("T", " ") + " UTC", clock(s.duration_s)]
@@ -241,7 +281,7 @@ def render_session(stored: StoredSession, reviewed: Reviewed, audio: Path | None
     render_metric_cards(reviewed)
     render_feedback(reviewed)
     render_charts(reviewed)
-    render_player(audio)
-    render_transcript(reviewed, playable=audio is not None)
+    render_player(audio, audio_url)
+    render_transcript(reviewed, audio is not None, stored.reviewed_by is not None, correct)
     st.subheader("Downloads")
     render_downloads(stored, reviewed)
