@@ -5,7 +5,9 @@ Usage:
 
 Prints utterances per second (wall clock and per CPU second) for whole conversations
 passed to ``MICoder.code``, the way ``trainer score`` calls it. Model loading is timed
-separately: it happens once per process.
+separately: it happens once per process. Then the CPU time per conversation of what
+follows coding: the metrics with their likely ranges (Monte Carlo draws) and the
+MI-quality estimate.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ def main() -> None:
     import torch
 
     from trainer.coding.mi_coder import MICoder
+    from trainer.scoring.metrics import compute_metrics
+    from trainer.scoring.quality import estimate_quality
     from trainer.training.annomi import load_annomi
 
     torch.set_num_threads(args.threads)
@@ -44,12 +48,19 @@ def main() -> None:
             coder.code(conversation)
         best_wall = min(best_wall, time.perf_counter() - wall)
         best_cpu = min(best_cpu, time.process_time() - cpu)
+    coded = [coder.code(conversation) for conversation in conversations]
+    cpu = time.process_time()
+    for session in coded:
+        compute_metrics(session)
+        estimate_quality(session)
+    ranges_ms = (time.process_time() - cpu) / len(coded) * 1000
     print(f"model load: {load_s:.1f} s")
     print(f"{n} utterances in {len(conversations)} conversations, {args.threads} threads")
     print(f"wall: {n / best_wall:.0f} utterances/s ({best_wall:.2f} s)")
     print(
         f"cpu:  {n / best_cpu:.0f} utterances per CPU-second ({best_cpu:.2f} s), load average {os.getloadavg()[0]:.1f}"
     )
+    print(f"metrics with ranges + quality estimate: {ranges_ms:.0f} CPU-ms per conversation")
 
 
 if __name__ == "__main__":

@@ -229,3 +229,13 @@ def test_report_is_self_contained_escaped_and_marks_what_matters(document):
     assert "corrected by ivy (machine: Closed question)" in page and "ivy: open it up" in page
     assert "Well paced &amp; warm" in page and "Reviewed by ivy" in page
     assert "Open questions</td><td><b>100%</b>" in page
+
+
+def test_ranges_follow_the_instructors_decisions(transcript_csv):
+    document = session_to_dict(run_session(transcript_csv))  # the trained coder gives probabilities
+    machine = review(document)
+    assert machine.session.metrics.intervals
+    corrected = review(document, [fix(document, 4, code=OQ)])
+    assert corrected.session.utterances[4].probabilities is None  # an instructor's code is certain
+    assert corrected.session.utterances[0].probabilities is not None
+    assert review(document, confirmed=True).session.metrics.intervals == ()  # marked reviewed: all certain

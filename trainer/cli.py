@@ -440,8 +440,21 @@ def device_option(command: Callable[..., Any]) -> Callable[..., Any]:
     default=None,
     help="Score a coder by name (e.g. rules) as it is, instead of cross-validating.",
 )
+@click.option(
+    "--probabilities",
+    "probabilities_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write each utterance's out-of-fold code probabilities to this JSON-lines file.",
+)
 def evaluate(
-    data_dir: Path | None, device: str, folds: int, seed: int, model_dir: Path | None, coder_name: str | None
+    data_dir: Path | None,
+    device: str,
+    folds: int,
+    seed: int,
+    model_dir: Path | None,
+    coder_name: str | None,
+    probabilities_path: Path | None,
 ) -> None:
     """Score the behaviour coder against AnnoMI's expert codes and print the tables (markdown).
 
@@ -453,7 +466,7 @@ def evaluate(
     from trainer.coding import load_coder
     from trainer.errors import TrainerError
     from trainer.training.annomi import DATA_DIR, load_annomi
-    from trainer.training.evaluation import code_transcripts, evaluation_report
+    from trainer.training.evaluation import code_transcripts, evaluation_report, write_probabilities
 
     logging.getLogger("trainer").setLevel(logging.INFO)  # progress of a long run
     try:
@@ -463,10 +476,19 @@ def evaluate(
 
             coder = MICoder.load(model_dir) if model_dir else load_coder(coder_name)
             coded, coded_asr = code_transcripts(coder, transcripts)
+            if probabilities_path:
+                if not isinstance(coder, MICoder):
+                    raise click.ClickException("--probabilities needs the trained coder; the rules give none")
+                probabilities = [coder.probabilities(t.plain) for t in transcripts]
+                write_probabilities(probabilities_path, transcripts, probabilities)
         else:
             from trainer.training.train import TrainOptions, cross_validate
 
-            result = cross_validate(transcripts, folds, TrainOptions(seed=seed, device=device))
+            fold_done = None
+            if probabilities_path:
+                probabilities_path.write_text("", encoding="utf-8")
+                fold_done = functools.partial(write_probabilities, probabilities_path, mode="a")
+            result = cross_validate(transcripts, folds, TrainOptions(seed=seed, device=device), fold_done)
             coded, coded_asr = result.coded, result.coded_asr
     except (TrainerError, ValueError) as e:
         raise click.ClickException(str(e)) from e
@@ -518,6 +540,34 @@ def enrol(name: str, recording: Path) -> None:
     except TrainerError as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"voice {name!r} enrolled: {target}", err=True)
+
+
+@main.command()
+@annomi_option
+@click.argument("probabilities", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for intervals.json and mi_quality.json [default: models, the ones the trainer ships].",
+)
+def calibrate(data_dir: Path | None, probabilities: Path, out_dir: Path | None) -> None:
+    """Fit the metric ranges and the MI-quality estimate on cross-validated codes; print their scores.
+
+    PROBABILITIES is the file `trainer evaluate --probabilities` wrote.
+
+    Example: trainer evaluate --probabilities oof.jsonl && trainer calibrate oof.jsonl
+    """
+    from trainer.scoring.intervals import CALIBRATION_FILE
+    from trainer.training.annomi import DATA_DIR, load_annomi
+    from trainer.training.calibration import calibrate as fit
+
+    try:
+        report = fit(load_annomi(data_dir or DATA_DIR), probabilities, out_dir or CALIBRATION_FILE.parent)
+    except (OSError, ValueError, KeyError) as e:
+        raise click.ClickException(f"{probabilities}: cannot calibrate from it ({e})") from e
+    click.echo(report)
 
 
 if __name__ == "__main__":  # python -m trainer.cli, as well as the `trainer` script

@@ -20,6 +20,7 @@ from trainer.schema import Attribution, CodedUtterance, Role, Session
 from trainer.scoring.checks import check_audio, check_roles, check_transcript
 from trainer.scoring.feedback import build_feedback
 from trainer.scoring.metrics import compute_metrics
+from trainer.scoring.quality import estimate_quality
 from trainer.scoring.talk_time import role_speech, swap_talk, talk_stats
 from trainer.scoring.utterances import build_utterances
 from trainer.speakers import SpeakerOptions, attribute, choose_method
@@ -71,6 +72,7 @@ def summarise(
         utterances=tuple(coded),
         metrics=metrics,
         feedback=build_feedback(coded, metrics),
+        quality=estimate_quality(coded),
         **extra,
     )
 
@@ -112,7 +114,11 @@ def run_session(path: str | Path, options: PipelineOptions = PipelineOptions(), 
         given = None
     coded = coder.code(utterances)
     if options.keep_codes and given is not None and given.codes is not None:
-        coded = tuple(replace(c, code=code, confidence=None) if code else c for c, code in zip(coded, given.codes))
+        # An instructor's codes are certain: no confidence, no probabilities, no ranges.
+        coded = tuple(
+            replace(c, code=code, confidence=None, probabilities=None) if code else c
+            for c, code in zip(coded, given.codes)
+        )
     hook("coding", coded, completed=len(steps) - 2, total=len(steps))
     warnings.extend(check_roles(coded))
     session = summarise(

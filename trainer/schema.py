@@ -83,6 +83,8 @@ class CodedUtterance:
     # options, negotiation); for a client utterance its talk type (change, neutral, sustain).
     subcode: str | None = None
     subcode_confidence: float | None = None
+    # The coder's probability of every Code, in Code order; None where a person set the code.
+    probabilities: tuple[float, ...] | None = None
 
     @property
     def speaker(self) -> Role:
@@ -105,10 +107,17 @@ class Metrics:
     counsellor_talk_share: float | None  # counsellor speaking time / all speaking time
     counts: tuple[tuple[Code, int], ...] = ()  # utterances per code, counsellor only
     talk_basis: str = "seconds"  # "seconds" or "words": what talk share was measured in
+    # Likely range of a metric as (key, low, high), from the coder's probabilities
+    # (trainer.scoring.intervals); empty where every code is certain.
+    intervals: tuple[tuple[str, float, float], ...] = ()
 
     def count(self, code: Code) -> int:
         """Number of counsellor utterances with this code."""
         return dict(self.counts).get(code, 0)
+
+    def interval(self, key: str) -> tuple[float, float] | None:
+        """The likely (low, high) range of a metric, or None when it has none."""
+        return next(((low, high) for k, low, high in self.intervals if k == key), None)
 
 
 @dataclass(frozen=True)
@@ -123,6 +132,11 @@ class FeedbackItem:
     good: float | None = None  # MITI "good" threshold, if any
     level: str = Level.INFO  # a vocabulary.Level
     examples: tuple[str, ...] = ()  # the trainee's own utterances illustrating the point
+    low: float | None = None  # likely range of the value, where the coder was unsure of codes
+    high: float | None = None
+    # Where the range straddles a threshold, the level in words, e.g. "around the fair level,
+    # the coder cannot tell"; empty when the level is clear.
+    level_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -133,6 +147,27 @@ class Feedback:
     strengths: tuple[FeedbackItem, ...] = ()
     practise: tuple[FeedbackItem, ...] = ()  # at most two, the most useful first
     notes: tuple[FeedbackItem, ...] = ()  # guidance that is not pass/fail (talk time, advice, change talk)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One feature of the session and which way it moved the estimate."""
+
+    feature: str
+    label: str  # how an instructor reads the feature
+    value: float
+    typical_high: float  # median in AnnoMI's high-quality sessions (cross-validated codes)
+    typical_low: float  # median in its low-quality sessions
+    toward: str  # "high" or "low"
+
+
+@dataclass(frozen=True)
+class QualityEstimate:
+    """How much a session resembles AnnoMI's high-quality MI, with its strongest evidence."""
+
+    probability_high: float
+    indicator: str  # "resembles high-quality MI", "resembles low-quality MI" or "mixed signals"
+    evidence: tuple[Evidence, ...]
 
 
 @dataclass(frozen=True)
@@ -159,3 +194,4 @@ class Session:
     coder: str = ""
     warnings: tuple[str, ...] = field(default=())
     talk: TalkStats | None = None  # None when utterances carry no times
+    quality: QualityEstimate | None = None  # resemblance to high-quality MI (trainer.scoring.quality), for instructors

@@ -207,15 +207,24 @@ def apply_corrections(automatic: Session, corrections: Sequence[Correction]) -> 
 
 
 def review(
-    document: Mapping[str, Any], corrections: Sequence[Correction] = (), comments: Sequence[Comment] = ()
+    document: Mapping[str, Any],
+    corrections: Sequence[Correction] = (),
+    comments: Sequence[Comment] = (),
+    confirmed: bool = False,
 ) -> Reviewed:
-    """Rebuild a stored result and recompute its metrics and feedback with the corrections."""
+    """Rebuild a stored result and recompute its metrics and feedback with the corrections.
+
+    `confirmed`: an instructor marked the session reviewed, so every code stands as theirs
+    and the metrics carry no range.
+    """
     automatic = session_from_dict(document)
     reviewed = Reviewed(automatic, automatic, tuple(corrections), tuple(comments))
     warnings = automatic.warnings
     if reviewed.unmatched:
         warnings += (f"{len(reviewed.unmatched)} instructor correction(s) no longer match the re-scored transcript",)
     coded = apply_corrections(automatic, reviewed.applied)  # stored data: misfits are reported, not raised
+    if confirmed:
+        coded = tuple(replace(c, probabilities=None) for c in coded)
     moved = any(a.speaker is not b.speaker for a, b in zip(automatic.utterances, coded))
     session = summarise(
         automatic.source,

@@ -10,8 +10,9 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
-from trainer.schema import Code, CodedUtterance, FeedbackItem
-from trainer.vocabulary import CODE_LABELS, LEVEL_LABELS, METRICS, ROLE_LABELS, Level
+from trainer.schema import Code, CodedUtterance, FeedbackItem, QualityEstimate
+from trainer.scoring.feedback import level_note
+from trainer.vocabulary import CODE_LABELS, LEVEL_LABELS, METRIC, METRICS, ROLE_LABELS, Level
 
 if TYPE_CHECKING:
     from trainer.app.review import Reviewed, StoredSession
@@ -71,6 +72,24 @@ def clock(seconds: float | None) -> str:
     return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
 
 
+def format_range(key: str, interval: tuple[float, float] | None) -> str:
+    """A metric's likely range as people read it, e.g. 'likely 1.0–1.9'; '' when it has none."""
+    if interval is None:
+        return ""
+    return f"likely {METRIC[key].show(interval[0])}–{METRIC[key].show(interval[1])}"
+
+
+def quality_lines(quality: QualityEstimate) -> list[str]:
+    """The MI-quality indicator and its evidence in words, for instructors (never a grade)."""
+    lines = [f"{quality.indicator} ({quality.probability_high:.0%} like AnnoMI's high-quality sessions)"]
+    for e in quality.evidence:
+        lines.append(
+            f"{e.label}: {e.value:.2f} (typical high-quality {e.typical_high:.2f}, low-quality {e.typical_low:.2f})"
+            f", pointing {e.toward}"
+        )
+    return lines
+
+
 def is_low_confidence(coded: CodedUtterance) -> bool:
     """Whether the coder gave this code with less than LOW_CONFIDENCE."""
     return coded.code is not None and coded.confidence is not None and coded.confidence < LOW_CONFIDENCE
@@ -84,11 +103,13 @@ def _metric_rows(reviewed: Reviewed) -> str:
     m = reviewed.session.metrics
     rows = []
     for metric in METRICS:
-        value = getattr(m, metric.key)
+        value, interval = getattr(m, metric.key), m.interval(metric.key)
         fair, good = (metric.show(metric.fair), metric.show(metric.good)) if metric.miti else ("", "")
+        likely = f'<div class="note">{format_range(metric.key, interval)}</div>' if interval else ""
+        verdict = level_note(metric.key, interval) or metric.verdict(value)
         rows.append(
-            f"<tr><td>{metric.label}</td><td><b>{metric.show(value)}</b></td><td>{fair}</td><td>{good}</td>"
-            f"<td>{_badge(metric.verdict(value), LEVEL_COLOURS[metric.judge(value)])}</td></tr>"
+            f"<tr><td>{metric.label}</td><td><b>{metric.show(value)}</b>{likely}</td><td>{fair}</td><td>{good}</td>"
+            f"<td>{_badge(verdict, LEVEL_COLOURS[metric.judge(value)])}</td></tr>"
         )
     return "<table><tr><th>Metric</th><th>You</th><th>Fair</th><th>Good</th><th></th></tr>" + "".join(rows) + "</table>"
 

@@ -132,7 +132,7 @@ def render_open_session(store: Store, user: User, session_id: int) -> bool:
     if st.button("Back", key="back", icon=":material/arrow_back:", type="tertiary"):
         close_session()
         st.rerun()
-    reviewed = review(stored.document, stored.corrections, stored.comments)
+    reviewed = review(stored.document, stored.corrections, stored.comments, stored.reviewed_by is not None)
     audio = store.audio_file(stored)
     url = urljoin(st.context.url or "", web.RECORDING_PATH.format(session_id=stored.id)) if web.serving() else None
     if not accounts.can_review(user, stored.owner):

@@ -18,9 +18,11 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from trainer.app.session_report import COLOUR_HEX, LEVEL_COLOURS, clock
+from trainer.app.session_report import COLOUR_HEX, LEVEL_COLOURS, clock, format_range
 from trainer.batch.output import atomic_write_text
 from trainer.errors import TrainerError
+from trainer.scoring.feedback import level_note
+from trainer.scoring.intervals import INTERVAL_KEYS
 from trainer.vocabulary import METRIC, METRIC_KEYS, Level
 
 SUMMARY_NAME = "summary.csv"
@@ -36,6 +38,10 @@ CSV_COLUMNS = (
     *(c for key in METRIC_KEYS for c in (key, f"{key}_level")),
     "feedback",
     "json",
+    # Appended later: each coded metric's likely range, and the MI-quality indicator for instructors.
+    *(f"{key}_{end}" for key in INTERVAL_KEYS for end in ("low", "high")),
+    "mi_quality",
+    "mi_quality_probability_high",
 )
 RATIO_AXIS_MAX = 4.0  # reflections per question are drawn up to this; higher values pile in the last bin
 BINS = 10
@@ -65,12 +71,18 @@ def _number(value: str) -> float | None:
         return None
 
 
-def _feedback_summary(folder: Path, row: Mapping[str, str]) -> str:
-    """The session's one-line feedback summary from its JSON, '' if it cannot be read."""
+def _from_json(folder: Path, row: Mapping[str, str]) -> dict[str, Any]:
+    """The session's feedback summary and MI-quality indicator from its JSON; blanks if it cannot be read."""
     try:
-        return json.loads((folder / row["json"]).read_text(encoding="utf-8"))["feedback"]["summary"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return ""
+        document = json.loads((folder / row["json"]).read_text(encoding="utf-8"))
+        quality = document.get("mi_quality") or {}
+        return {
+            "feedback": document["feedback"]["summary"],
+            "mi_quality": quality.get("indicator", ""),
+            "mi_quality_probability_high": quality.get("probability_high", ""),
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {"feedback": ""}
 
 
 def read_rows(folder: Path) -> list[dict[str, Any]]:
@@ -88,7 +100,8 @@ def read_rows(folder: Path) -> list[dict[str, Any]]:
         row: dict[str, Any] = {k: raw.get(k, "") for k in CSV_COLUMNS}
         for key in METRIC_KEYS:
             row[f"{key}_level"] = METRIC[key].judge(_number(raw.get(key, ""))) if raw["status"] == "ok" else ""
-        row["feedback"] = _feedback_summary(folder, raw) if raw["status"] == "ok" and raw.get("json") else ""
+        if raw["status"] == "ok" and raw.get("json"):
+            row.update(_from_json(folder, raw))
         rows.append(row)
     return rows
 
@@ -148,8 +161,21 @@ def _distributions(rows: Sequence[Mapping[str, Any]]) -> str:
 def _cell(key: str, row: Mapping[str, Any]) -> str:
     value = _number(row[key])
     judged = row[f"{key}_level"] or Level.INFO
-    dot = f'<span class="lv" title="{judged}" style="background:{COLOUR_HEX[LEVEL_COLOURS[judged]]}"></span>'
-    return f'<td class="num">{METRIC[key].show(value)}{dot if value is not None else ""}</td>'
+    low, high = _number(row.get(f"{key}_low", "")), _number(row.get(f"{key}_high", ""))
+    interval = (low, high) if low is not None and high is not None else None
+    title = level_note(key, interval) or judged
+    dot = f'<span class="lv" title="{escape(title)}" style="background:{COLOUR_HEX[LEVEL_COLOURS[judged]]}"></span>'
+    likely = f'<div class="note">{format_range(key, interval)}</div>' if interval else ""
+    return f'<td class="num">{METRIC[key].show(value)}{dot if value is not None else ""}{likely}</td>'
+
+
+def _quality_note(row: Mapping[str, Any]) -> str:
+    """The MI-quality indicator for instructors, '' where the session has none."""
+    if not row.get("mi_quality"):
+        return ""
+    p = _number(str(row["mi_quality_probability_high"]))
+    share = f" ({p:.0%} like high-quality sessions)" if p is not None else ""
+    return f'<div class="note">MI quality (an estimate, not a grade): {escape(row["mi_quality"])}{share}</div>'
 
 
 def _thresholds_header() -> str:
@@ -185,7 +211,7 @@ def render_html(folder: Path, rows: Sequence[Mapping[str, Any]]) -> str:
             f"<tr><td>{link}</td><td class='num'>{clock(_number(r['duration_s']))}</td>"
             f"<td class='num'>{escape(r['n_counsellor_utterances'])}</td>"
             + "".join(_cell(key, r) for key in METRIC_KEYS)
-            + f"<td>{escape(r['feedback'])}{warnings}</td></tr>"
+            + f"<td>{escape(r['feedback'])}{warnings}{_quality_note(r)}</td></tr>"
         )
     body.append("</table>")
     if failed:

@@ -19,14 +19,17 @@ from trainer.schema import (
     Attribution,
     Code,
     CodedUtterance,
+    Evidence,
     Feedback,
     FeedbackItem,
     Metrics,
+    QualityEstimate,
     Role,
     Session,
     TalkStats,
     Utterance,
 )
+from trainer.scoring.intervals import INTERVAL_KEYS
 from trainer.vocabulary import METRIC_KEYS
 
 TALK_PER_ROLE = ("speaking_s", "longest_s", "response_pause_s")  # metrics.talk keys holding a value per role
@@ -41,6 +44,8 @@ SUMMARY_COLUMNS = (
     *(c.value for c in Code),
     *METRIC_KEYS,
     "json",
+    # Appended later: the likely range of each coded metric (empty where codes are certain).
+    *(f"{key}_{end}" for key in INTERVAL_KEYS for end in ("low", "high")),
 )
 
 
@@ -58,6 +63,9 @@ def _item_dict(item: FeedbackItem) -> dict[str, Any]:
         "good": item.good,
         "level": item.level,
         "examples": list(item.examples),
+        "low": _round(item.low),
+        "high": _round(item.high),
+        "level_note": item.level_note,
     }
 
 
@@ -72,6 +80,9 @@ def _utterance_dict(c: CodedUtterance) -> dict[str, Any]:
         "confidence": _round(c.confidence, 3),
         "subcode": c.subcode,
         "subcode_confidence": _round(c.subcode_confidence, 3),
+        "probabilities": None
+        if c.probabilities is None
+        else {code.value: round(p, 4) for code, p in zip(Code, c.probabilities)},
     }
 
 
@@ -95,6 +106,33 @@ def _talk(d: Mapping[str, Any]) -> TalkStats:
     return TalkStats(overlap_s=d.get("overlap_s", 0.0), **per_role)
 
 
+def _quality_dict(q: QualityEstimate) -> dict[str, Any]:
+    return {
+        "probability_high": round(q.probability_high, 3),
+        "indicator": q.indicator,
+        "evidence": [
+            {
+                "feature": e.feature,
+                "label": e.label,
+                "value": round(e.value, 3),
+                "typical_high": round(e.typical_high, 3),
+                "typical_low": round(e.typical_low, 3),
+                "toward": e.toward,
+            }
+            for e in q.evidence
+        ],
+        "note": "An estimate for instructors from the coded session (AnnoMI high/low MI quality), not a grade.",
+    }
+
+
+def _quality(d: Mapping[str, Any]) -> QualityEstimate:
+    evidence = tuple(
+        Evidence(e["feature"], e["label"], e["value"], e["typical_high"], e["typical_low"], e["toward"])
+        for e in d["evidence"]
+    )
+    return QualityEstimate(d["probability_high"], d["indicator"], evidence)
+
+
 def session_to_dict(session: Session) -> dict[str, Any]:
     """The JSON document of one scored session."""
     m = session.metrics
@@ -107,6 +145,7 @@ def session_to_dict(session: Session) -> dict[str, Any]:
             "counts": {code.value: n for code, n in m.counts},
             "talk_basis": m.talk_basis,
             "talk": _talk_dict(session.talk) if session.talk else None,
+            "intervals": {key: {"low": _round(low), "high": _round(high)} for key, low, high in m.intervals},
         },
         "feedback": {
             "summary": session.feedback.summary,
@@ -118,6 +157,7 @@ def session_to_dict(session: Session) -> dict[str, Any]:
         "transcript_model": session.transcript_model,
         "coder": session.coder,
         "warnings": list(session.warnings),
+        "mi_quality": _quality_dict(session.quality) if session.quality else None,
         "version": __version__,
     }
 
@@ -132,6 +172,9 @@ def _item(d: Mapping[str, Any]) -> FeedbackItem:
         d.get("good"),
         d.get("level", "info"),
         tuple(d.get("examples", ())),
+        d.get("low"),
+        d.get("high"),
+        d.get("level_note", ""),
     )
 
 
@@ -144,6 +187,7 @@ def session_from_dict(data: Mapping[str, Any]) -> Session:
             u.get("confidence"),
             u.get("subcode"),
             u.get("subcode_confidence"),
+            tuple(u["probabilities"][code.value] for code in Code) if u.get("probabilities") else None,
         )
         for u in data["utterances"]
     )
@@ -152,6 +196,7 @@ def session_from_dict(data: Mapping[str, Any]) -> Session:
         **{key: m.get(key) for key in METRIC_KEYS},
         counts=tuple((Code(k), int(v)) for k, v in m.get("counts", {}).items()),
         talk_basis=m.get("talk_basis", "seconds"),
+        intervals=tuple((key, r["low"], r["high"]) for key, r in (m.get("intervals") or {}).items()),
     )
     feedback = Feedback(
         f["summary"], *(tuple(_item(i) for i in f.get(k, ())) for k in ("strengths", "practise", "notes"))
@@ -179,6 +224,7 @@ def session_from_dict(data: Mapping[str, Any]) -> Session:
         data.get("coder", ""),
         tuple(data.get("warnings", ())),
         talk=_talk(m["talk"]) if m.get("talk") else None,
+        quality=_quality(data["mi_quality"]) if data.get("mi_quality") else None,
     )
 
 
@@ -215,6 +261,8 @@ def summary_row(file: str, session: Session | None = None, error: str = "", json
             json=json_path,
             **{code.value: n for code, n in m.counts},
             **{key: "" if getattr(m, key) is None else round(getattr(m, key), 4) for key in METRIC_KEYS},
+            **{f"{key}_low": round(low, 4) for key, low, _ in m.intervals},
+            **{f"{key}_high": round(high, 4) for key, _, high in m.intervals},
         )
     return row
 

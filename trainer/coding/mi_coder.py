@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from trainer import MODELS
 from trainer.coding.minilm import load_minilm
 from trainer.coding.network import (
     CODE_LABELS,
@@ -38,9 +39,6 @@ from trainer.vocabulary import NO_SUBCODE
 
 logger = logging.getLogger("trainer")
 
-# Trained models live in the repository's models/ folder; a built wheel carries it as trainer/models.
-_PACKAGE = Path(__file__).resolve().parents[1]
-MODELS = _PACKAGE / "models" if (_PACKAGE / "models").is_dir() else _PACKAGE.parent / "models"
 MODEL_DIR = MODELS / "mi_coder"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
@@ -113,22 +111,33 @@ class MICoder:
         """One CodedUtterance per input, in order; client turns get their talk type as subcode."""
         if not utterances:
             return ()
-        codes, subcodes, talk = self.probabilities(utterances)
-        out = []
-        for i, u in enumerate(utterances):
-            if u.speaker is Role.CLIENT:
-                k = int(talk[i].argmax())
-                out.append(CodedUtterance(u, None, None, TALK_LABELS[k], float(talk[i, k])))
-                continue
-            c = int(codes[i].argmax())
-            code = Code(CODE_LABELS[c])
-            subcode, sub_p = None, None
-            if code is Code.OTHER:
-                s = int(subcodes[i].argmax())
-                if SUBCODE_LABELS[s] != NO_SUBCODE:
-                    subcode, sub_p = SUBCODE_LABELS[s], float(subcodes[i, s])
-            out.append(CodedUtterance(u, code, float(codes[i, c]), subcode, sub_p))
-        return tuple(out)
+        return coded_from_probabilities(utterances, *self.probabilities(utterances))
+
+
+def coded_from_probabilities(
+    utterances: Sequence[Utterance], codes: torch.Tensor, subcodes: torch.Tensor, talk: torch.Tensor
+) -> tuple[CodedUtterance, ...]:
+    """The most likely labels, with their probabilities, from the coder's three heads.
+
+    Counsellor utterances keep the whole code distribution, from which the metric
+    ranges are drawn (trainer.scoring.intervals).
+    """
+    out = []
+    for i, u in enumerate(utterances):
+        if u.speaker is Role.CLIENT:
+            k = int(talk[i].argmax())
+            out.append(CodedUtterance(u, None, None, TALK_LABELS[k], float(talk[i, k])))
+            continue
+        c = int(codes[i].argmax())
+        code = Code(CODE_LABELS[c])
+        subcode, sub_p = None, None
+        if code is Code.OTHER:
+            s = int(subcodes[i].argmax())
+            if SUBCODE_LABELS[s] != NO_SUBCODE:
+                subcode, sub_p = SUBCODE_LABELS[s], float(subcodes[i, s])
+        distribution = tuple(float(p) for p in codes[i])
+        out.append(CodedUtterance(u, code, float(codes[i, c]), subcode, sub_p, distribution))
+    return tuple(out)
 
 
 def _quantized(model: torch.nn.Module) -> torch.nn.Module:

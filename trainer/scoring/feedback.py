@@ -77,6 +77,18 @@ GUIDES = (
 )
 
 
+def level_note(key: str, interval: tuple[float, float] | None) -> str:
+    """Where a likely range straddles a MITI threshold, say so; empty when the level is clear."""
+    metric = METRIC.get(key)
+    if metric is None or not metric.miti or interval is None:
+        return ""
+    low, high = interval
+    straddled = [name for name, at in (("fair", metric.fair), ("good", metric.good)) if low < at <= high]
+    if len(straddled) == 2:
+        return "anywhere from below fair to good, the coder cannot tell"
+    return f"around the {straddled[0]} level, the coder cannot tell" if straddled else ""
+
+
 def _judged_item(guide: Guide, m: Metrics, utterances: Sequence[CodedUtterance]) -> FeedbackItem | None:
     """A feedback item for one MITI metric, or None when the session gives no value."""
     value = getattr(m, guide.key)
@@ -89,15 +101,24 @@ def _judged_item(guide: Guide, m: Metrics, utterances: Sequence[CodedUtterance])
     shown = "Only" if value == float("inf") else metric.show(value)
     fields = {"value": shown, "fair": metric.show(metric.fair), "good": metric.show(metric.good), "level": judged}
     practise = judged is Level.PRACTISE
+    message = (guide.practise_text if practise else guide.done_text).format(**fields)
+    interval = m.interval(guide.key)
+    note = level_note(guide.key, interval)
+    if interval is not None:  # before the message, which may end by introducing its examples
+        likely = f"Likely {metric.show(interval[0])} to {metric.show(interval[1])}"
+        message = (f"({likely}: {note}.) " if note else f"({likely}.) ") + message
     return FeedbackItem(
         key=guide.key,
         title=guide.practise_title if practise else guide.done_title,
-        message=(guide.practise_text if practise else guide.done_text).format(**fields),
+        message=message,
         value=None if value == float("inf") else value,
         fair=metric.fair,
         good=metric.good,
         level=judged,
         examples=_examples(utterances, *(guide.practise_examples if practise else guide.done_examples)),
+        low=interval[0] if interval else None,
+        high=interval[1] if interval else None,
+        level_note=note,
     )
 
 
@@ -154,4 +175,7 @@ def build_feedback(utterances: Sequence[CodedUtterance], metrics: Metrics) -> Fe
     else:
         focus = "; ".join(i.title.lower() for i in practise)
         summary = f"{len(strengths)} of {len(judged)} MITI targets met. Next time, focus on: {focus}."
+    unsure = sum(bool(i.level_note) for i in judged)
+    if unsure:
+        summary += f" For {unsure} of the {len(judged)} the coder cannot tell the level for sure (see each range)."
     return Feedback(summary=summary, strengths=strengths, practise=tuple(practise), notes=notes)

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from trainer.schema import Code, CodedUtterance, Metrics, Role
+from trainer.scoring.intervals import metric_intervals
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -27,16 +28,21 @@ def talk_time(utterances: Sequence[CodedUtterance]) -> tuple[dict[Role, float], 
 
 
 def compute_metrics(utterances: Sequence[CodedUtterance]) -> Metrics:
-    """Counts per code and the four session metrics."""
+    """Counts per code, the four session metrics and the likely range of the coded ones."""
     counts = Counter(c.code for c in utterances if c.speaker is Role.COUNSELLOR and c.code is not None)
     oq, cq = counts[Code.OPEN_QUESTION], counts[Code.CLOSED_QUESTION]
     sr, cr = counts[Code.SIMPLE_REFLECTION], counts[Code.COMPLEX_REFLECTION]
     amount, basis = talk_time(utterances)
+    values = {
+        "reflection_question_ratio": _ratio(sr + cr, oq + cq),
+        "complex_reflection_share": _ratio(cr, sr + cr),
+        "open_question_share": _ratio(oq, oq + cq),
+    }
+    intervals = metric_intervals(utterances, values)
     return Metrics(
-        reflection_question_ratio=_ratio(sr + cr, oq + cq),
-        complex_reflection_share=_ratio(cr, sr + cr),
-        open_question_share=_ratio(oq, oq + cq),
+        **values,
         counsellor_talk_share=_ratio(amount[Role.COUNSELLOR], amount[Role.COUNSELLOR] + amount[Role.CLIENT]),
         counts=tuple((code, counts[code]) for code in Code),
         talk_basis=basis,
+        intervals=tuple((key, low, high) for key, (low, high) in intervals.items()),
     )

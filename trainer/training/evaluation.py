@@ -7,10 +7,12 @@ right reflection-to-question ratio, or the reverse). Both are computed here.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from trainer.coding import Coder
 from trainer.schema import Code, CodedUtterance
@@ -40,6 +42,45 @@ def code_transcripts(
         coded.append(coder.code(t.plain))
         coded_asr.append(coder.code([replace(u, text=asr_style(u.text)) for u in t.plain]))
     return coded, coded_asr
+
+
+def write_probabilities(
+    path: Path, transcripts: Sequence[AnnotatedTranscript], probabilities: Sequence[Sequence[object]], mode: str = "w"
+) -> None:
+    """Save per-utterance probabilities beside the expert labels, one JSON object per transcript.
+
+    Interval calibration and the MI-quality model are fitted from this file, so they see
+    only codes from coders that never trained on the transcript (out of fold).
+
+    Args:
+        path: JSON-lines file to write.
+        transcripts: the gold-labelled conversations.
+        probabilities: per transcript, (code, "other" subtype, talk type) probability tensors.
+        mode: "w" to start the file, "a" to add to it.
+    """
+    with path.open(mode, encoding="utf-8") as f:
+        for t, (code, sub, talk) in zip(transcripts, probabilities, strict=True):
+            rows = [
+                {
+                    "utterance_id": a.utterance_id,
+                    "speaker": a.utterance.speaker.value,
+                    "text": a.utterance.text,
+                    "code": a.code.value if a.code else None,
+                    "subcode": a.subcode,
+                    "p_code": code[i].tolist(),
+                    "p_subcode": sub[i].tolist(),
+                    "p_talk": talk[i].tolist(),
+                }
+                for i, a in enumerate(t.utterances)
+            ]
+            record = {
+                "transcript_id": t.transcript_id,
+                "group": t.group,
+                "mi_quality": t.mi_quality,
+                "topic": t.topic,
+                "utterances": rows,
+            }
+            f.write(json.dumps(record) + "\n")
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,8 @@ from trainer.training.evaluation import asr_style, code_transcripts
 logger = logging.getLogger("trainer")
 
 N_LAYERS = 6  # MiniLM-L6
+# Per transcript: probabilities of code, "other" subtype and talk type of every utterance.
+Probabilities = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 IGNORE = -100  # label of utterances a head does not learn from
 
 
@@ -271,22 +273,29 @@ class CrossValidation:
     transcripts: tuple[AnnotatedTranscript, ...]
     coded: tuple[tuple[CodedUtterance, ...], ...]  # per transcript, from the fold that did not train on it
     coded_asr: tuple[tuple[CodedUtterance, ...], ...]  # the same with asr_style() text
+    probabilities: tuple[Probabilities, ...]
     seconds: float  # wall time of the whole run
 
 
 def cross_validate(
-    transcripts: Sequence[AnnotatedTranscript], n_folds: int = 5, options: TrainOptions = TrainOptions()
+    transcripts: Sequence[AnnotatedTranscript],
+    n_folds: int = 5,
+    options: TrainOptions = TrainOptions(),
+    fold_done: Callable[[list[AnnotatedTranscript], list[Probabilities]], None] | None = None,
 ) -> CrossValidation:
     """Train one coder per grouped fold and code its held-out transcripts with MICoder.
 
     The held-out transcripts go through ``MICoder.code``, the shipped coding path, so the
     figures include its quantization and its handling of whole conversations.
+    `fold_done` receives each fold's held-out transcripts and probabilities as soon as
+    they exist, so a long run that is stopped early still leaves what it finished.
     """
     started = time.perf_counter()
     transcripts = tuple(transcripts)
     states = FrozenStates(_all_texts(transcripts, options), options.trained_layers, options.device)
     coded: list[tuple[CodedUtterance, ...]] = [()] * len(transcripts)
     coded_asr: list[tuple[CodedUtterance, ...]] = [()] * len(transcripts)
+    probabilities: list[Probabilities] = [()] * len(transcripts)  # type: ignore[list-item]
     for k, (train, test) in enumerate(grouped_folds(transcripts, n_folds, options.seed)):
         logger.info("fold %d/%d: %d training transcripts", k + 1, n_folds, len(train))
         artifact = train_network([transcripts[i] for i in train], options, states)
@@ -294,4 +303,9 @@ def cross_validate(
         fold_coded, fold_asr = code_transcripts(coder, [transcripts[i] for i in test])
         for i, c, a in zip(test, fold_coded, fold_asr):
             coded[i], coded_asr[i] = c, a
-    return CrossValidation(transcripts, tuple(coded), tuple(coded_asr), time.perf_counter() - started)
+            probabilities[i] = coder.probabilities(transcripts[i].plain)
+        if fold_done is not None:
+            fold_done([transcripts[i] for i in test], [probabilities[i] for i in test])
+    return CrossValidation(
+        transcripts, tuple(coded), tuple(coded_asr), tuple(probabilities), time.perf_counter() - started
+    )

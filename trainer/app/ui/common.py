@@ -68,7 +68,7 @@ def close_session() -> None:
 
 def reviewed_sessions(store: Store, user: User) -> list[Item]:
     """Every session the user may see, with corrections applied, oldest first."""
-    return [(s, review(s.document, s.corrections, s.comments)) for s in store.sessions(user)]
+    return [(s, review(s.document, s.corrections, s.comments, s.reviewed_by is not None)) for s in store.sessions(user)]
 
 
 def session_label(stored: StoredSession, with_owner: bool = False) -> str:

@@ -17,7 +17,7 @@ from trainer.app.review import (
     code_pairs,
     corrections_from_edits,
 )
-from trainer.app.session_report import clock
+from trainer.app.session_report import clock, quality_lines
 from trainer.app.store import Store
 from trainer.app.ui.common import (
     LEVEL_HEADINGS,
@@ -195,6 +195,13 @@ def quick_corrector(store: Store, user: User, stored: StoredSession, reviewed: R
 
 def render_review(store: Store, user: User, stored: StoredSession, reviewed: Reviewed) -> None:
     """Correct speakers, codes and subcodes, comment, mark reviewed; metrics and feedback recompute on save."""
+    if reviewed.session.quality is not None:
+        first, *evidence = quality_lines(reviewed.session.quality)
+        st.info(
+            f"**MI-quality indicator:** {first}. Evidence: " + "; ".join(evidence) + ". An estimate from the "
+            "coded session to help you decide where to look, not a grade.",
+            icon=":material/insights:",
+        )
     st.subheader("Correct codes and speakers")
     st.caption(
         "Change a speaker, a code or a subcode, or write a comment, then save. Metrics and feedback are "

@@ -14,6 +14,7 @@ from trainer.app.session_report import (
     LEVEL_COLOURS,
     LOW_CONFIDENCE,
     clock,
+    format_range,
     is_low_confidence,
     machine_label,
     render_report,
@@ -21,6 +22,7 @@ from trainer.app.session_report import (
 from trainer.app.ui.charts import talk_time_chart, timeline_chart
 from trainer.app.ui.common import LEVEL_HEADINGS, md_escape
 from trainer.schema import Code, CodedUtterance, FeedbackItem, Role
+from trainer.scoring.feedback import level_note
 from trainer.vocabulary import CODE_LABELS, LEVEL_LABELS, METRIC, METRIC_KEYS, ROLE_LABELS, Level
 
 AUDIO_MIME = {  # by extension, for every format in trainer.speech.audio.AUDIO_EXTENSIONS
@@ -83,6 +85,10 @@ def render_metric_cards(reviewed: Reviewed) -> None:
             detail = f"guide: at most {metric.show(metric.guide)}"
             help_text = "Guidance, not a MITI threshold: in MI the client does most of the talking."
         text, colour = _card_level(key, value)
+        interval = m.interval(key)
+        if interval is not None:  # the coder was unsure of some codes: say how far the value may be off
+            text = level_note(key, interval) or text
+            detail = f"{format_range(key, interval)} · {detail}"
         column.metric(
             metric.label,
             metric.show(value),

@@ -1,0 +1,140 @@
+"""How sure the session metrics are: a likely range for each, from the coder's probabilities.
+
+The coder gives every counsellor utterance a probability per code. Drawing codes from
+those distributions many times (with a seeded generator, so a session always gets the
+same range) and computing each metric per draw gives the metric's spread; the central
+share of the draws is the range shown beside the value. A coder's mistakes within one
+session lean the same way, so each draw also shifts all utterances' code probabilities
+together, by an amount (the "spread") fitted per metric on cross-validated sessions so
+that an 80% range contains the expert's value in about 80% of them (``trainer
+calibrate``; the fitted values live in ``models/intervals.json``).
+
+Utterances without probabilities (codes an instructor set or confirmed) are taken as
+certain, so a session coded wholly by a person has no ranges.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from trainer import MODELS
+from trainer.schema import Code, CodedUtterance, Role
+
+CALIBRATION_FILE = MODELS / "intervals.json"
+INTERVAL_KEYS = ("reflection_question_ratio", "complex_reflection_share", "open_question_share")
+CODES = tuple(Code)  # column order of a probability row
+_OQ, _CQ, _SR, _CR = (CODES.index(c) for c in Code if c is not Code.OTHER)
+MIN_DEFINED = 0.5  # share of draws in which a metric must be defined to get a range
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How ranges are drawn: level, number of draws, seed and a session-wide spread per metric."""
+
+    level: float = 0.8  # share of draws inside the range
+    draws: int = 2000
+    seed: int = 0
+    spread: Mapping[str, float] | None = None  # per metric; 0 where missing
+
+    def spread_of(self, key: str) -> float:
+        """The fitted spread of one metric (0: utterances drawn independently, as the coder says)."""
+        return float((self.spread or {}).get(key, 0.0))
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_calibration() -> Calibration:
+    """The calibration fitted for the shipped coder; plain probabilities when none is shipped."""
+    if not CALIBRATION_FILE.exists():
+        return Calibration()
+    data = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
+    return Calibration(data["level"], data["draws"], data["seed"], data["spread"])
+
+
+def probability_rows(utterances: Sequence[CodedUtterance]) -> np.ndarray | None:
+    """One row of code probabilities per coded counsellor utterance; None if none is uncertain.
+
+    A code without probabilities (set by a person) becomes a certain row.
+    """
+    rows = []
+    for c in utterances:
+        if c.speaker is not Role.COUNSELLOR or c.code is None:
+            continue
+        if c.probabilities is not None:
+            rows.append(c.probabilities)
+        else:
+            rows.append(tuple(float(code is c.code) for code in CODES))
+    if not any(c.probabilities is not None for c in utterances if c.speaker is Role.COUNSELLOR):
+        return None
+    return np.asarray(rows, dtype=np.float64).reshape(-1, len(CODES))
+
+
+def draw_counts(rows: np.ndarray, draws: int, seed: int, spread: float = 0.0) -> np.ndarray:
+    """Counts per code in each of `draws` codings sampled from the rows, shape (draws, n_codes).
+
+    Each draw first shifts every code's log-probability by one normal offset (standard
+    deviation `spread`) shared by all utterances of the session: a coder's mistakes in one
+    session lean the same way (one trainee's style, one topic), which independent draws
+    per utterance would miss. Certain rows (codes a person set) stay certain.
+    """
+    rng = np.random.default_rng(seed)
+    with np.errstate(divide="ignore"):
+        logits = np.log(rows.astype(np.float32))[None]
+    offsets = rng.normal(0.0, spread, (draws, 1, rows.shape[1])).astype(np.float32) if spread > 0 else 0.0
+    logits = logits + offsets
+    weights = np.exp(logits - logits.max(axis=2, keepdims=True))
+    cumulative = np.cumsum(weights / weights.sum(axis=2, keepdims=True), axis=2)
+    cumulative[..., -1] = 1.0  # rounding must not leave a draw without a code
+    picks = (rng.random((draws, len(rows), 1), dtype=np.float32) > cumulative).sum(axis=2)
+    counts = np.zeros((draws, rows.shape[1]), dtype=np.int64)
+    for k in range(rows.shape[1]):
+        counts[:, k] = (picks == k).sum(axis=1)
+    return counts
+
+
+def metric_draws(counts: np.ndarray, key: str) -> np.ndarray:
+    """The metric in every draw; NaN where it is undefined (no questions, no reflections)."""
+    oq, cq, sr, cr = (counts[:, k].astype(np.float64) for k in (_OQ, _CQ, _SR, _CR))
+    numerator, denominator = {
+        "reflection_question_ratio": (sr + cr, oq + cq),
+        "complex_reflection_share": (cr, sr + cr),
+        "open_question_share": (oq, oq + cq),
+    }[key]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denominator > 0, numerator / denominator, np.nan)
+
+
+def metric_intervals(
+    utterances: Sequence[CodedUtterance],
+    values: Mapping[str, float | None],
+    calibration: Calibration | None = None,
+) -> dict[str, tuple[float, float]]:
+    """Likely range (low, high) of each metric; empty when every code is certain.
+
+    Args:
+        utterances: the coded session; counsellor utterances may carry code probabilities.
+        values: each metric's value from the coder's chosen codes; the range always holds it.
+        calibration: how to draw; the shipped calibration by default.
+    """
+    rows = probability_rows(utterances)
+    if rows is None:
+        return {}
+    calibration = calibration or shipped_calibration()
+    out = {}
+    for key in INTERVAL_KEYS:
+        value = values.get(key)
+        if value is None:
+            continue
+        counts = draw_counts(rows, calibration.draws, calibration.seed, calibration.spread_of(key))
+        sample = metric_draws(counts, key)
+        sample = sample[~np.isnan(sample)]
+        if len(sample) < MIN_DEFINED * calibration.draws:
+            continue
+        tail = (1 - calibration.level) / 2
+        low, high = np.quantile(sample, [tail, 1 - tail])
+        out[key] = (min(float(low), value), max(float(high), value))
+    return out
