@@ -380,3 +380,14 @@ def test_instructor_corrects_a_code_with_one_click_in_the_transcript(ann_session
     assert metric(at, "Codes agreed") == "67%"  # 2 of 3 kept; saved corrections mark the session reviewed
     trainee = sign_in("ann", session=ann_session.id)
     assert not trainee.get("button_group")  # trainees read codes, they do not set them
+
+
+def test_the_upload_choice_is_kept_after_opening_a_session_and_going_back(ann_session, people):
+    at = sign_in("ann")
+    at.radio(key="source").set_value("Upload a file").run()
+    at.radio(key="nav").set_value("My sessions").run()
+    at.button(key="history_open").click().run()
+    at.button(key="back").click().run()
+    at.radio(key="nav").set_value("Practise").run()
+    assert at.radio(key="source").value == "Upload a file"
+    assert at.file_uploader(key="upload") is not None

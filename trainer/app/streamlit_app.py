@@ -25,6 +25,7 @@ from trainer.app.ui.session_view import render_session
 from trainer.errors import AccessDenied, AuthError, TrainerError
 
 TRAINEE_PAGES = ("Practise", "My sessions")
+SOURCES = ("Record here", "Upload a file")
 INSTRUCTOR_PAGES = ("Cohort", "Agreement")
 
 
@@ -105,7 +106,15 @@ def recording_ui(limit_mb: int) -> tuple[str, bytes] | None:
         "Record a role play of 5 to 15 minutes. A stereo recording with one voice per channel "
         "(counsellor on the left) tells the speakers apart most reliably."
     )
-    how = st.radio("Source", ("Record here", "Upload a file"), key="source", horizontal=True)
+    # The choice is kept apart from the widget, whose state Streamlit drops while a session page is shown.
+    how = st.radio(
+        "Source",
+        SOURCES,
+        index=SOURCES.index(st.session_state.source_choice),
+        key="source",
+        horizontal=True,
+        on_change=lambda: st.session_state.update(source_choice=st.session_state.source),
+    )
     if how == "Record here":
         clip = st.audio_input("Record your role play", key="record")
         name = f"Recording {datetime.now():%Y-%m-%d %H:%M}.wav"

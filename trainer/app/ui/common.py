@@ -19,6 +19,7 @@ from trainer.vocabulary import METRIC, METRIC_KEYS
 STATE_DEFAULTS: dict[str, Any] = {
     "user": None,  # the signed-in accounts.User
     "token": None,  # their sign-in token (trainer.signin), revoked when they sign out
+    "source_choice": "Record here",  # record in the browser or upload, remembered across pages
     "waiting_job": None,  # the scoring job this tab submitted: its session opens when it is done
     "open_session": None,  # id of the session shown, if any
     "play_from": 0.0,  # where the player starts (seconds), set by an utterance's play button
