@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from tests.conftest import SAMPLES
 from tests.test_batch import results, write_transcript
-from trainer.batch.runner import find_inputs, score_batch
+from trainer.batch.runner import OTHER_BUILD, find_inputs, score_batch, score_one
 from trainer.cli import main
+from trainer.pipeline import PipelineOptions
 
 distributed = pytest.importorskip("distributed")
 
@@ -58,3 +62,30 @@ def test_unreachable_scheduler_is_one_line(tmp_path, transcript_csv, monkeypatch
     )
     assert result.exit_code == 1
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in result.output
+
+
+def test_every_execution_path_gives_the_same_bytes(tmp_path, cluster, monkeypatch):
+    """Plain, two worker processes and a Dask cluster: byte-identical JSON for a real recording.
+
+    The batch is started from another directory than the cluster's workers run in, with
+    relative paths, as a user on one machine starts it while the workers run elsewhere.
+    """
+    (tmp_path / "in").mkdir()
+    shutil.copy(SAMPLES / "backchannel_mono.opus", tmp_path / "in" / "backchannel_mono.opus")
+    monkeypatch.chdir(tmp_path)
+    inputs = [Path("in/backchannel_mono.opus")]
+    score_batch(inputs, Path("plain"))
+    score_batch(inputs, Path("workers"), workers=2)
+    result = CliRunner().invoke(main, ["score", "in", "--out", "dask", "--scheduler", cluster.scheduler_address])
+    assert result.exit_code == 0, result.output
+    plain = (tmp_path / "plain" / "backchannel_mono.json").read_bytes()
+    assert json.loads(plain)["source"] == "in/backchannel_mono.opus"
+    assert (tmp_path / "workers" / "backchannel_mono.json").read_bytes() == plain
+    assert (tmp_path / "dask" / "backchannel_mono.json").read_bytes() == plain
+    assert (tmp_path / "dask" / "summary.csv").read_bytes() == (tmp_path / "plain" / "summary.csv").read_bytes()
+
+
+def test_a_worker_of_another_build_refuses(tmp_path, transcript_csv):
+    outcome = score_one(transcript_csv, tmp_path / "session.json", PipelineOptions(), settings="0" * 64)
+    assert outcome.content is None and OTHER_BUILD in outcome.row["error"]
+    assert not (tmp_path / "session.json").exists()

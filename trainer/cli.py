@@ -18,6 +18,7 @@ from trainer.coding import CODERS, DEFAULT_CODER
 from trainer.pipeline import PipelineOptions
 from trainer.speakers import METHODS, SpeakerOptions
 from trainer.speakers.diarize import MAX_SPEAKERS
+from trainer.speech.audio import MAX_HOURS, MAX_HOURS_ENV, MAX_HOURS_LIMIT
 from trainer.speech.transcribe import BACKENDS, DEFAULT_MODEL, TranscribeOptions
 
 
@@ -80,6 +81,15 @@ def pipeline_options(command: Callable[..., Any]) -> Callable[..., Any]:
     @click.option("--keep-codes", is_flag=True, help="Keep codes a transcript already carries (instructor edits).")
     @click.option("--prompt", default=None, help="Text in the style and words of the sessions, to steer transcription.")
     @click.option("--hotwords", default=None, help="Words likely to be said: names, drug names, local terms.")
+    @click.option(
+        "--max-hours",
+        type=click.FloatRange(min=0, min_open=True, max=MAX_HOURS_LIMIT),
+        envvar=MAX_HOURS_ENV,
+        default=MAX_HOURS,
+        show_default=True,
+        help=f"Refuse recordings longer than this (checked before decoding where the file says its length). "
+        f"Env: {MAX_HOURS_ENV}.",
+    )
     @functools.wraps(command)
     def wrapper(
         *args: Any,
@@ -93,6 +103,7 @@ def pipeline_options(command: Callable[..., Any]) -> Callable[..., Any]:
         keep_codes: bool,
         prompt: str | None,
         hotwords: str | None,
+        max_hours: float,
         **kwargs: Any,
     ) -> Any:
         options = PipelineOptions(
@@ -102,6 +113,7 @@ def pipeline_options(command: Callable[..., Any]) -> Callable[..., Any]:
             ),
             coder=coder,
             keep_codes=keep_codes,
+            max_hours=max_hours,
         )
         return command(*args, options=options, **kwargs)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from trainer.coding import DEFAULT_CODER, Coder, load_coder
-from trainer.errors import SpeakerError
+from trainer.errors import SpeakerError, TrainerError
 from trainer.schema import Attribution, CodedUtterance, Role, Session
 from trainer.scoring.checks import check_audio, check_roles, check_transcript
 from trainer.scoring.feedback import build_feedback
@@ -24,7 +24,7 @@ from trainer.scoring.quality import estimate_quality
 from trainer.scoring.talk_time import role_speech, swap_talk, talk_stats
 from trainer.scoring.utterances import build_utterances
 from trainer.speakers import SpeakerOptions, attribute, choose_method
-from trainer.speech.audio import load_audio
+from trainer.speech.audio import MAX_HOURS, load_audio
 from trainer.speech.longform import transcribe_recording
 from trainer.speech.transcribe import TranscribeOptions
 from trainer.speech.transcript_files import TRANSCRIPT_EXTENSIONS, read_transcript
@@ -51,6 +51,7 @@ class PipelineOptions:
     speakers: SpeakerOptions = field(default_factory=SpeakerOptions)
     coder: str = DEFAULT_CODER  # name in trainer.coding.CODERS
     keep_codes: bool = False  # trust codes a transcript already carries (instructor edits)
+    max_hours: float = MAX_HOURS  # longer recordings are refused before (or while) decoding
 
 
 def is_transcript(path: str | Path) -> bool:
@@ -77,14 +78,30 @@ def summarise(
     )
 
 
-def run_session(path: str | Path, options: PipelineOptions = PipelineOptions(), hook: Hook = _no_hook) -> Session:
+def run_session(
+    path: str | Path, options: PipelineOptions = PipelineOptions(), hook: Hook = _no_hook, name: str | None = None
+) -> Session:
     """Score one recording or transcript from start to finish.
+
+    Args:
+        path: the file to read.
+        options: settings for every stage.
+        hook: told of each finished step.
+        name: what to call the input in the result and in errors, when not its path (an
+            upload's own file name, the path as given where the file is read elsewhere).
 
     Raises:
         TrainerError: the input cannot be scored (its subclass says why).
     """
-    source = str(path)
-    coder = load_coder(options.coder)
+    if name is None:
+        return _run_session(Path(path), options, hook, str(path))
+    try:
+        return _run_session(Path(path), options, hook, name)
+    except TrainerError as e:
+        raise type(e)(str(e).replace(str(path), name)) from e
+
+
+def _run_session(path: Path, options: PipelineOptions, hook: Hook, source: str) -> Session:
     warnings: list[str] = []
     attribution: Attribution | None = None
     model = ""
@@ -96,7 +113,7 @@ def run_session(path: str | Path, options: PipelineOptions = PipelineOptions(), 
         hook("transcript", given, completed=1, total=len(steps))
     else:
         steps = AUDIO_STEPS
-        audio = load_audio(path)
+        audio = load_audio(path, options.max_hours)
         duration = round(audio.duration_s, 2)
         warnings.extend(check_audio(audio))
         hook("audio", audio, completed=1, total=len(steps))
@@ -112,6 +129,7 @@ def run_session(path: str | Path, options: PipelineOptions = PipelineOptions(), 
         speech = role_speech(attribution)
         hook("utterances", utterances, completed=4, total=len(steps))
         given = None
+    coder = load_coder(options.coder)  # after reading: an input refused early costs no model loading
     coded = coder.code(utterances)
     if options.keep_codes and given is not None and given.codes is not None:
         # An instructor's codes are certain: no confidence, no probabilities, no ranges.

@@ -7,8 +7,8 @@ so a failure at any stage leaves no half-saved session.
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +16,9 @@ from trainer.app.accounts import User
 from trainer.app.review import StoredSession
 from trainer.app.store import Store
 from trainer.batch.output import session_to_dict
-from trainer.errors import StoreError, TrainerError, UploadError
+from trainer.errors import StoreError, UploadError
 from trainer.pipeline import Hook, PipelineOptions, run_session
-from trainer.schema import Session
-from trainer.speech.audio import AUDIO_EXTENSIONS
+from trainer.speech.audio import AUDIO_EXTENSIONS, MAX_HOURS_ENV, MAX_HOURS_LIMIT
 from trainer.speech.transcript_files import TRANSCRIPT_EXTENSIONS
 
 MAX_UPLOAD_ENV = "TRAINER_MAX_UPLOAD_MB"
@@ -46,6 +45,24 @@ def max_upload_mb() -> int:
     return int(raw)
 
 
+def app_options() -> PipelineOptions:
+    """The pipeline settings of the app: defaults, with the recording length limit from $TRAINER_MAX_HOURS.
+
+    Raises:
+        UploadError: the variable is set to something other than a positive number of hours.
+    """
+    raw = os.environ.get(MAX_HOURS_ENV, "").strip()
+    if not raw:
+        return PipelineOptions()
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = math.nan
+    if not 0 < hours <= MAX_HOURS_LIMIT:
+        raise UploadError(f"{MAX_HOURS_ENV}={raw!r}: give the limit as a number of hours, at most {MAX_HOURS_LIMIT:g}")
+    return PipelineOptions(max_hours=hours)
+
+
 def check_upload(filename: str, size: int, limit_mb: int) -> str:
     """The upload's lower-case extension, once its name and size are acceptable.
 
@@ -68,7 +85,7 @@ def score_file(
     title: str,
     path: Path,
     content_hash: str,
-    options: PipelineOptions = PipelineOptions(),
+    options: PipelineOptions | None = None,
     hook: Hook = _ignore,
 ) -> StoredSession:
     """Score an upload waiting in the data directory and store it with its recording.
@@ -77,20 +94,12 @@ def score_file(
         TrainerError: scoring failed (its subclass says why, naming the file as uploaded); nothing
             was stored and the file is where it was.
     """
-    session = _run(path, title, options, hook)
+    session = run_session(path, options or app_options(), hook, name=title)
     return store.add_session(owner, title, session_to_dict(session), content_hash, audio=path)
 
 
-def _run(path: Path, name: str, options: PipelineOptions, hook: Hook) -> Session:
-    """run_session on a stored or incoming file, naming it as the user knows it (also in errors)."""
-    try:
-        return replace(run_session(path, options, hook), source=name)
-    except TrainerError as e:
-        raise type(e)(str(e).replace(str(path), name)) from e
-
-
 def rescore(
-    store: Store, viewer: User, session_id: int, options: PipelineOptions = PipelineOptions(), hook: Hook = _ignore
+    store: Store, viewer: User, session_id: int, options: PipelineOptions | None = None, hook: Hook = _ignore
 ) -> StoredSession:
     """Score a stored recording again (new models, new coder); corrections are kept.
 
@@ -103,5 +112,5 @@ def rescore(
     audio = store.audio_file(stored)
     if audio is None or not audio.is_file():
         raise StoreError(f"session {session_id} has no recording to score again")
-    session = _run(audio, stored.title, options, hook)
+    session = run_session(audio, options or app_options(), hook, name=stored.title)
     return store.replace_document(viewer, session_id, session_to_dict(session))

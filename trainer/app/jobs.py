@@ -186,7 +186,7 @@ def _finish(store: Store, job_id: int, state: str, error: str | None = None, ses
         )
 
 
-def run_next(store: Store, options: PipelineOptions = PipelineOptions()) -> Job | None:
+def run_next(store: Store, options: PipelineOptions | None = None) -> Job | None:
     """Score the oldest queued job, if any; the job as it ended."""
     job = _claim(store)
     if job is None:

@@ -7,8 +7,6 @@ feedback always follow what the instructor decided, also after the session is re
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -18,6 +16,7 @@ from trainer.app.accounts import User
 from trainer.batch.output import session_from_dict, session_to_dict
 from trainer.errors import ReviewError
 from trainer.pipeline import summarise
+from trainer.safe_text import csv_text
 from trainer.schema import Code, CodedUtterance, Role, Session
 from trainer.scoring.change_talk import sure_subcode
 from trainer.scoring.talk_time import talk_stats
@@ -383,13 +382,11 @@ def export_document(stored: StoredSession, reviewed: Reviewed) -> dict[str, Any]
 
 def export_csv(reviewed: Reviewed) -> str:
     """One row per utterance as corrected, beside the machine's speaker and code."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
-    writer.writeheader()
+    rows = []
     for i, (machine, final) in enumerate(zip(reviewed.automatic.utterances, reviewed.session.utterances)):
         fix = reviewed.correction(i)
         u = final.utterance
-        writer.writerow(
+        rows.append(
             {
                 "speaker": u.speaker.value,
                 "start": u.start,
@@ -405,4 +402,4 @@ def export_csv(reviewed: Reviewed) -> str:
                 "automatic_subcode": machine.subcode or "",
             }
         )
-    return buffer.getvalue()
+    return csv_text(CSV_COLUMNS, rows)

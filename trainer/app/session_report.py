@@ -7,9 +7,9 @@ that prints cleanly from any browser, or saves as PDF from the print dialogue.
 
 from __future__ import annotations
 
-from html import escape
 from typing import TYPE_CHECKING
 
+from trainer.safe_text import html_text
 from trainer.schema import Code, CodedUtterance, FeedbackItem, QualityEstimate
 from trainer.scoring.feedback import level_note
 from trainer.vocabulary import CODE_LABELS, LEVEL_LABELS, METRIC, METRICS, ROLE_LABELS, Level
@@ -96,7 +96,7 @@ def is_low_confidence(coded: CodedUtterance) -> bool:
 
 
 def _badge(text: str, colour: str) -> str:
-    return f'<span class="badge" style="background:{COLOUR_HEX[colour]}">{escape(text)}</span>'
+    return f'<span class="badge" style="background:{COLOUR_HEX[colour]}">{html_text(text)}</span>'
 
 
 def _metric_rows(reviewed: Reviewed) -> str:
@@ -115,9 +115,9 @@ def _metric_rows(reviewed: Reviewed) -> str:
 
 
 def _item(item: FeedbackItem) -> str:
-    quotes = "".join(f"<blockquote>“{escape(e)}”</blockquote>" for e in item.examples)
+    quotes = "".join(f"<blockquote>“{html_text(e)}”</blockquote>" for e in item.examples)
     badge = _badge(LEVEL_LABELS.get(item.level, item.level), LEVEL_COLOURS.get(item.level, "gray"))
-    return f'<div class="item">{badge} <b>{escape(item.title)}</b><br>{escape(item.message)}{quotes}</div>'
+    return f'<div class="item">{badge} <b>{html_text(item.title)}</b><br>{html_text(item.message)}{quotes}</div>'
 
 
 def _utterance_row(i: int, coded: CodedUtterance, reviewed: Reviewed) -> str:
@@ -131,13 +131,13 @@ def _utterance_row(i: int, coded: CodedUtterance, reviewed: Reviewed) -> str:
         badge = ""
     notes = []
     if fix and fix.changes_coding:
-        notes.append(f"corrected by {escape(fix.author)} (machine: {escape(machine_label(machine))})")
+        notes.append(f"corrected by {html_text(fix.author)} (machine: {html_text(machine_label(machine))})")
     if fix and fix.comment:
-        notes.append(f"{escape(fix.author)}: {escape(fix.comment)}")
+        notes.append(f"{html_text(fix.author)}: {html_text(fix.comment)}")
     note = "".join(f'<div class="note">{n}</div>' for n in notes)
     return (
         f'<tr><td class="time">{clock(u.start)}</td><td>{ROLE_LABELS[u.speaker]}</td>'
-        f"<td>{badge}</td><td>{escape(u.text)}{note}</td></tr>"
+        f"<td>{badge}</td><td>{html_text(u.text)}{note}</td></tr>"
     )
 
 
@@ -146,15 +146,15 @@ def render_report(stored: StoredSession, reviewed: Reviewed) -> str:
     s = reviewed.session
     f = s.feedback
     meta = [
-        f"Trainee: {escape(stored.owner.name)} ({escape(stored.owner.cohort)})",
-        f"Recorded: {escape(stored.created_at[:16].replace('T', ' '))} UTC",
+        f"Trainee: {html_text(stored.owner.name)} ({html_text(stored.owner.cohort)})",
+        f"Recorded: {html_text(stored.created_at[:16].replace('T', ' '))} UTC",
         f"Length: {clock(s.duration_s)}" if s.duration_s else "",
-        f"Reviewed by {escape(stored.reviewed_by)}" if stored.reviewed_by else "Not reviewed yet",
+        f"Reviewed by {html_text(stored.reviewed_by)}" if stored.reviewed_by else "Not reviewed yet",
     ]
     sections = [
-        f"<h1>{escape(stored.title)}</h1><p class='meta'>{' · '.join(m for m in meta if m)}</p>",
-        f"<p><b>{escape(f.summary)}</b></p>",
-        "".join(f'<p class="note">Note: {escape(w)}</p>' for w in s.warnings),
+        f"<h1>{html_text(stored.title)}</h1><p class='meta'>{' · '.join(m for m in meta if m)}</p>",
+        f"<p><b>{html_text(f.summary)}</b></p>",
+        "".join(f'<p class="note">Note: {html_text(w)}</p>' for w in s.warnings),
         "<h2>Metrics</h2>" + _metric_rows(reviewed),
     ]
     for heading, items in (("What went well", f.strengths), ("To practise next", f.practise), ("Also", f.notes)):
@@ -163,7 +163,7 @@ def render_report(stored: StoredSession, reviewed: Reviewed) -> str:
     if reviewed.comments:
         sections.append(
             "<h2>Instructor comments</h2>"
-            + "".join(f"<p><b>{escape(c.author)}</b>: {escape(c.text)}</p>" for c in reviewed.comments)
+            + "".join(f"<p><b>{html_text(c.author)}</b>: {html_text(c.text)}</p>" for c in reviewed.comments)
         )
     legend = " ".join(_badge(CODE_LABELS[c], CODE_COLOURS[c]) for c in Code)
     sections.append(
@@ -174,6 +174,6 @@ def render_report(stored: StoredSession, reviewed: Reviewed) -> str:
     )
     body = "\n".join(x for x in sections if x)
     return (
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(stored.title)}</title>'
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html_text(stored.title)}</title>'
         f"<style>{_CSS}</style></head><body>\n{body}\n</body></html>\n"
     )

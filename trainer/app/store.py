@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import reprlib
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
@@ -28,7 +30,7 @@ import platformdirs
 
 from trainer.app.accounts import User, UserRole, can_review, can_view
 from trainer.app.review import Comment, Correction, StoredSession, apply_corrections, locate
-from trainer.batch.output import session_from_dict
+from trainer.batch.output import json_text, session_from_dict
 from trainer.errors import AccessDenied, AuthError, StoreError
 from trainer.schema import Code, Role
 
@@ -37,6 +39,8 @@ DEFAULT_DATA_DIR = Path(platformdirs.user_data_dir("listening-trainer"))  # e.g.
 DB_NAME = "trainer.db"
 AUDIO_DIR = "audio"
 INCOMING_DIR = "incoming"
+MAX_ID = 2**63 - 1  # SQLite's largest integer
+_ID_TEXT = re.compile(r"[1-9][0-9]{0,18}")  # at most 19 digits: never more than int() needs to check
 
 # One script per schema version; PRAGMA user_version records how many have run.
 MIGRATIONS = (
@@ -132,6 +136,20 @@ _CORRECTIONS_SELECT = """
 """
 
 
+def valid_id(value: object) -> int | None:
+    """A row id as the store takes it: an int (not a bool) from 1 to SQLite's largest, else None.
+
+    Ids come from URLs and callers; a float, a bool or a string is not taken as the id it
+    resembles, and one beyond SQLite's range is no id rather than an OverflowError.
+    """
+    return value if type(value) is int and 1 <= value <= MAX_ID else None
+
+
+def parse_id(text: str) -> int | None:
+    """An id written in a URL (`?session=12`): plain ASCII digits without a leading zero, else None."""
+    return valid_id(int(text)) if _ID_TEXT.fullmatch(text) else None
+
+
 def default_data_dir() -> Path:
     """Where data lives unless told otherwise: $TRAINER_DATA_DIR, else the user's data folder.
 
@@ -163,10 +181,24 @@ class Store:
         """
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._make_private()
             self._migrate()
         except (OSError, sqlite3.Error) as e:
             raise StoreError(f"{self.data_dir}: cannot open the session store ({e})") from e
+
+    def _make_private(self) -> None:
+        """Only the owner may read: the directory 0700, the database and SQLite's side files 0600.
+
+        Password hashes and transcripts live here. Files made by earlier versions (0644)
+        are closed up too. SQLite gives its journal, WAL and shared-memory files the
+        database's own permissions, so creating the database 0600 covers those it makes later.
+        """
+        os.chmod(self.data_dir, 0o700)
+        if not self.db_path.exists():
+            os.close(os.open(self.db_path, os.O_CREAT | os.O_WRONLY, 0o600))  # an empty file is an empty database
+        for path in (self.db_path, *self.data_dir.glob(f"{DB_NAME}-*")):
+            os.chmod(path, 0o600)
 
     @property
     def db_path(self) -> Path:
@@ -177,7 +209,7 @@ class Store:
     def incoming_dir(self) -> Path:
         """Where uploads wait while they are scored (inside the data directory)."""
         path = self.data_dir / INCOMING_DIR
-        path.mkdir(exist_ok=True)
+        path.mkdir(mode=0o700, exist_ok=True)
         return path
 
     def _connect(self) -> sqlite3.Connection:
@@ -297,13 +329,13 @@ class Store:
                 cur = conn.execute(
                     "INSERT INTO sessions (owner_id, title, created_at, content_hash, document, scored_at)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
-                    (owner.id, title, now(), content_hash, json.dumps(document), now()),
+                    (owner.id, title, now(), content_hash, json_text(document, indent=None), now()),
                 )
                 session_id = cur.lastrowid
                 if audio is not None:
                     relative = Path(AUDIO_DIR, str(owner.id), f"{content_hash[:16]}{audio.suffix.lower()}")
                     dest = self.data_dir / relative
-                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    dest.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                     os.replace(audio, dest)
                     conn.execute("UPDATE sessions SET audio_path = ? WHERE id = ?", (relative.as_posix(), session_id))
         except BaseException:
@@ -349,7 +381,7 @@ class Store:
             stored = self._load(conn, viewer, session_id)
             conn.execute(
                 "UPDATE sessions SET document = ?, scored_at = ? WHERE id = ?",
-                (json.dumps(document), now(), session_id),
+                (json_text(document, indent=None), now(), session_id),
             )
             ids = [r["id"] for r in conn.execute(_CORRECTIONS_SELECT, (session_id,))]
             conn.execute("UPDATE corrections SET utterance_index = NULL WHERE session_id = ?", (session_id,))
@@ -417,11 +449,13 @@ class Store:
     # Loading
 
     def _load(self, conn: sqlite3.Connection, viewer: User, session_id: int, review: bool = False) -> StoredSession:
-        row = conn.execute(_SESSION_SELECT + " WHERE s.id = ?", (session_id,)).fetchone()
+        """The session if the viewer may open (or review) it; every method that takes an id comes here first."""
+        valid = valid_id(session_id)
+        row = None if valid is None else conn.execute(_SESSION_SELECT + " WHERE s.id = ?", (valid,)).fetchone()
         allowed = can_review if review else can_view
         if row is None or not allowed(viewer, _user(row, owner=True)):
             action = "review" if review else "open"
-            raise AccessDenied(f"session {session_id} does not exist or is not yours to {action}")
+            raise AccessDenied(f"session {reprlib.repr(session_id)} does not exist or is not yours to {action}")
         return self._build(conn, row)
 
     def _build(self, conn: sqlite3.Connection, row: sqlite3.Row) -> StoredSession:

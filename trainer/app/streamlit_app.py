@@ -8,6 +8,7 @@ $TRAINER_DATA_DIR (default: the user's data folder); accounts are made with `tra
 from __future__ import annotations
 
 import json
+import reprlib
 from datetime import datetime
 from urllib.parse import urljoin
 
@@ -17,12 +18,13 @@ from trainer.app import accounts, jobs, signin, web
 from trainer.app.accounts import User
 from trainer.app.intake import UPLOAD_EXTENSIONS, max_upload_mb
 from trainer.app.review import review
-from trainer.app.store import Store, default_data_dir
+from trainer.app.store import Store, default_data_dir, parse_id
 from trainer.app.ui.common import close_session, init_state, open_session, reviewed_sessions
 from trainer.app.ui.instructor import quick_corrector, render_agreement, render_cohort, render_review
 from trainer.app.ui.practise import render_history, render_jobs, render_rescoring, submit_upload
 from trainer.app.ui.session_view import render_session
 from trainer.errors import AccessDenied, AuthError, TrainerError
+from trainer.safe_text import markdown_text
 
 TRAINEE_PAGES = ("Practise", "My sessions")
 SOURCES = ("Record here", "Upload a file")
@@ -83,7 +85,7 @@ def login_ui(has_users: bool) -> tuple[str, str] | None:
 def nav_ui(store: Store, user: User) -> str:
     """The sidebar: who is signed in, the pages of their role, and signing out."""
     with st.sidebar:
-        st.markdown(f"**{user.name}** · {user.role} · cohort {user.cohort}")
+        st.markdown(f"**{markdown_text(user.name)}** · {user.role} · cohort {markdown_text(user.cohort)}")
         page = st.radio(
             "Pages", INSTRUCTOR_PAGES if user.is_instructor else TRAINEE_PAGES, key="nav", on_change=close_session
         )
@@ -136,7 +138,7 @@ def render_open_session(store: Store, user: User, session_id: int) -> bool:
         stored = store.session(user, session_id)
     except AccessDenied as e:
         close_session()
-        st.error(str(e), icon=":material/block:")
+        st.error(markdown_text(str(e)), icon=":material/block:")
         return False
     if st.button("Back", key="back", icon=":material/arrow_back:", type="tertiary"):
         close_session()
@@ -162,12 +164,14 @@ def requested_session() -> int | None:
     raw = st.query_params.get("session")
     if raw is None or raw == str(st.session_state.open_session):
         return st.session_state.open_session
-    if not raw.isdigit():
+    session_id = parse_id(raw)
+    if session_id is None:
         close_session()
-        st.error(f"session {raw!r} does not exist or is not yours to open", icon=":material/block:")
+        shown = markdown_text(reprlib.repr(raw))
+        st.error(f"session {shown} does not exist or is not yours to open", icon=":material/block:")
         return None
-    open_session(int(raw))
-    return int(raw)
+    open_session(session_id)
+    return session_id
 
 
 def main() -> None:
@@ -178,7 +182,7 @@ def main() -> None:
         store = load_store(str(default_data_dir().resolve()))
         limit_mb = max_upload_mb()
     except TrainerError as e:
-        st.error(str(e), icon=":material/error:")
+        st.error(markdown_text(str(e)), icon=":material/error:")
         st.stop()
     user = signed_in_user(store)
     if user is None:

@@ -11,16 +11,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from html import escape
 from pathlib import Path
 from typing import Any
 
 from trainer.app.session_report import COLOUR_HEX, LEVEL_COLOURS, clock, format_range
 from trainer.batch.output import atomic_write_text
 from trainer.errors import TrainerError
+from trainer.safe_text import csv_text, csv_uncell, html_href, html_text
 from trainer.scoring.feedback import level_note
 from trainer.scoring.intervals import INTERVAL_KEYS
 from trainer.vocabulary import METRIC, METRIC_KEYS, Level
@@ -65,19 +66,22 @@ class ReportFiles:
 
 
 def _number(value: str) -> float | None:
+    """A finite number from a cell; None for blanks and for text, nan or inf (a damaged row)."""
     try:
-        return float(value) if value not in ("", None) else None
-    except ValueError:
+        number = float(value)
+    except (TypeError, ValueError):
         return None
+    return number if math.isfinite(number) else None
 
 
 def _from_json(folder: Path, row: Mapping[str, str]) -> dict[str, Any]:
     """The session's feedback summary and MI-quality indicator from its JSON; blanks if it cannot be read."""
     try:
-        document = json.loads((folder / row["json"]).read_text(encoding="utf-8"))
+        document = json.loads((folder / Path(row["json"]).name).read_text(encoding="utf-8"))
         quality = document.get("mi_quality") or {}
+        summary = document["feedback"]["summary"]
         return {
-            "feedback": document["feedback"]["summary"],
+            "feedback": summary if isinstance(summary, str) else "",
             "mi_quality": quality.get("indicator", ""),
             "mi_quality_probability_high": quality.get("probability_high", ""),
         }
@@ -96,11 +100,14 @@ def read_rows(folder: Path) -> list[dict[str, Any]]:
     except FileNotFoundError as e:
         raise TrainerError(f"{folder}: no {SUMMARY_NAME}; score the folder first (trainer score ... --out DIR)") from e
     rows = []
-    for raw in csv.DictReader(io.StringIO(text)):
+    for cells in csv.DictReader(io.StringIO(text)):
+        # Short rows give None, long ones a list under None: a hand-edited or damaged file.
+        raw = {k: csv_uncell(v) for k, v in cells.items() if isinstance(k, str) and isinstance(v, str)}
         row: dict[str, Any] = {k: raw.get(k, "") for k in CSV_COLUMNS}
+        ok = raw.get("status") == "ok"
         for key in METRIC_KEYS:
-            row[f"{key}_level"] = METRIC[key].judge(_number(raw.get(key, ""))) if raw["status"] == "ok" else ""
-        if raw["status"] == "ok" and raw.get("json"):
+            row[f"{key}_level"] = METRIC[key].judge(_number(raw.get(key))) if ok else ""
+        if ok and raw.get("json"):
             row.update(_from_json(folder, raw))
         rows.append(row)
     return rows
@@ -112,7 +119,7 @@ def _histogram(key: str, values: Sequence[float]) -> str:
     top = 1.0 if metric.percent else RATIO_AXIS_MAX
     counts = [0] * BINS
     for v in values:
-        counts[min(BINS - 1, max(0, int(v / top * BINS)))] += 1
+        counts[min(BINS - 1, int(min(max(v, 0.0), top) / top * BINS))] += 1
     width, height, base = 260, 110, 90
     most = max(counts) or 1
     bars = []
@@ -135,7 +142,7 @@ def _histogram(key: str, values: Sequence[float]) -> str:
     axis = f'<text x="10" y="{base + 14}" font-size="10">0</text>'
     axis += f'<text x="250" y="{base + 14}" font-size="10" text-anchor="end">{metric.show(top)}</text>'
     return (
-        f'<svg width="{width}" height="{height}" role="img" aria-label="{escape(metric.label)}">'
+        f'<svg width="{width}" height="{height}" role="img" aria-label="{html_text(metric.label)}">'
         f'<line x1="10" y1="{base}" x2="250" y2="{base}" stroke="#9aa5b1"/>{"".join(bars)}{"".join(marks)}{axis}</svg>'
     )
 
@@ -152,8 +159,8 @@ def _distributions(rows: Sequence[Mapping[str, Any]]) -> str:
         else:
             note = f"median {median}; guide: at most {metric.show(metric.guide)}"
         figures.append(
-            f"<figure><figcaption>{escape(metric.label)}</figcaption>{_histogram(key, values)}"
-            f'<div class="note">{escape(note)}</div></figure>'
+            f"<figure><figcaption>{html_text(metric.label)}</figcaption>{_histogram(key, values)}"
+            f'<div class="note">{html_text(note)}</div></figure>'
         )
     return '<div class="dists">' + "".join(figures) + "</div>"
 
@@ -164,7 +171,7 @@ def _cell(key: str, row: Mapping[str, Any]) -> str:
     low, high = _number(row.get(f"{key}_low", "")), _number(row.get(f"{key}_high", ""))
     interval = (low, high) if low is not None and high is not None else None
     title = level_note(key, interval) or judged
-    dot = f'<span class="lv" title="{escape(title)}" style="background:{COLOUR_HEX[LEVEL_COLOURS[judged]]}"></span>'
+    dot = f'<span class="lv" title="{html_text(title)}" style="background:{COLOUR_HEX[LEVEL_COLOURS[judged]]}"></span>'
     likely = f'<div class="note">{format_range(key, interval)}</div>' if interval else ""
     return f'<td class="num">{METRIC[key].show(value)}{dot if value is not None else ""}{likely}</td>'
 
@@ -175,7 +182,7 @@ def _quality_note(row: Mapping[str, Any]) -> str:
         return ""
     p = _number(str(row["mi_quality_probability_high"]))
     share = f" ({p:.0%} like high-quality sessions)" if p is not None else ""
-    return f'<div class="note">MI quality (an estimate, not a grade): {escape(row["mi_quality"])}{share}</div>'
+    return f'<div class="note">MI quality (an estimate, not a grade): {html_text(row["mi_quality"])}{share}</div>'
 
 
 def _thresholds_header() -> str:
@@ -186,7 +193,7 @@ def _thresholds_header() -> str:
             guide = f"fair {metric.show(metric.fair)} · good {metric.show(metric.good)}"
         else:
             guide = f"guide ≤ {metric.show(metric.guide)}"
-        cells.append(f'<th>{escape(metric.label)}<br><span class="note">{guide}</span></th>')
+        cells.append(f'<th>{html_text(metric.label)}<br><span class="note">{guide}</span></th>')
     return "".join(cells)
 
 
@@ -195,7 +202,7 @@ def render_html(folder: Path, rows: Sequence[Mapping[str, Any]]) -> str:
     ok = [r for r in rows if r["status"] == "ok"]
     failed = [r for r in rows if r["status"] != "ok"]
     body = [
-        f"<h1>Cohort report: {escape(folder.resolve().name)}</h1>",
+        f"<h1>Cohort report: {html_text(folder.resolve().name)}</h1>",
         f'<p class="meta">{len(ok)} session(s) scored, {len(failed)} could not be scored. '
         f'Table as CSV: <a href="{CSV_NAME}">{CSV_NAME}</a>.</p>',
         "<h2>Distributions</h2>",
@@ -204,23 +211,23 @@ def render_html(folder: Path, rows: Sequence[Mapping[str, Any]]) -> str:
         _thresholds_header() + "<th>Feedback and warnings</th></tr>",
     ]
     for r in ok:
-        name = escape(Path(r["file"]).name)
-        link = f'<a href="{escape(r["json"])}">{name}</a>' if r["json"] else name
-        warnings = "".join(f'<div class="note">⚠ {escape(w)}</div>' for w in r["warnings"].split("; ") if w)
+        name = html_text(Path(r["file"]).name)
+        link = f'<a href="{html_href(Path(r["json"]).name)}">{name}</a>' if r["json"] else name
+        warnings = "".join(f'<div class="note">⚠ {html_text(w)}</div>' for w in r["warnings"].split("; ") if w)
         body.append(
             f"<tr><td>{link}</td><td class='num'>{clock(_number(r['duration_s']))}</td>"
-            f"<td class='num'>{escape(r['n_counsellor_utterances'])}</td>"
+            f"<td class='num'>{html_text(r['n_counsellor_utterances'])}</td>"
             + "".join(_cell(key, r) for key in METRIC_KEYS)
-            + f"<td>{escape(r['feedback'])}{warnings}{_quality_note(r)}</td></tr>"
+            + f"<td>{html_text(r['feedback'])}{warnings}{_quality_note(r)}</td></tr>"
         )
     body.append("</table>")
     if failed:
         body.append("<h2>Not scored</h2><table><tr><th>File</th><th>Reason</th></tr>")
-        body += [f"<tr><td>{escape(r['file'])}</td><td>{escape(r['error'])}</td></tr>" for r in failed]
+        body += [f"<tr><td>{html_text(r['file'])}</td><td>{html_text(r['error'])}</td></tr>" for r in failed]
         body.append("</table>")
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>Cohort report: {escape(folder.resolve().name)}</title><style>{_CSS}</style></head>"
+        f"<title>Cohort report: {html_text(folder.resolve().name)}</title><style>{_CSS}</style></head>"
         "<body>\n" + "\n".join(body) + "\n</body></html>\n"
     )
 
@@ -232,11 +239,7 @@ def write_report(folder: Path) -> ReportFiles:
         TrainerError: the folder has no summary.csv.
     """
     rows = read_rows(folder)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
     files = ReportFiles(folder / HTML_NAME, folder / CSV_NAME)
-    atomic_write_text(files.csv, buffer.getvalue())
+    atomic_write_text(files.csv, csv_text(CSV_COLUMNS, rows))
     atomic_write_text(files.html, render_html(folder, rows))
     return files

@@ -6,7 +6,6 @@ never rename or drop a key.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import tempfile
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from trainer import __version__
+from trainer.safe_text import csv_text
 from trainer.schema import (
     Attribution,
     Code,
@@ -242,9 +242,18 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def json_text(value: Any, indent: int | None = 2) -> str:
+    """Strict JSON: NaN and Infinity, which Python writes by default but no JSON reader has to accept, raise.
+
+    Raises:
+        ValueError: a float in `value` is nan or infinite.
+    """
+    return json.dumps(value, indent=indent, ensure_ascii=False, allow_nan=False)
+
+
 def write_session_json(session: Session, path: Path) -> None:
     """Write one session's JSON document atomically."""
-    atomic_write_text(path, json.dumps(session_to_dict(session), indent=2, ensure_ascii=False) + "\n")
+    atomic_write_text(path, json_text(session_to_dict(session)) + "\n")
 
 
 def summary_row(file: str, session: Session | None = None, error: str = "", json_path: str = "") -> dict[str, Any]:
@@ -268,11 +277,5 @@ def summary_row(file: str, session: Session | None = None, error: str = "", json
 
 
 def write_summary(rows: Iterable[Mapping[str, Any]], path: Path) -> None:
-    """Write summary.csv atomically, columns in SUMMARY_COLUMNS order."""
-    import io
-
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=SUMMARY_COLUMNS, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(path, buffer.getvalue())
+    """Write summary.csv atomically, columns in SUMMARY_COLUMNS order, no cell a formula."""
+    atomic_write_text(path, csv_text(SUMMARY_COLUMNS, rows))

@@ -9,6 +9,7 @@ killed at any moment leaves either the old or the new state, never half of one.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -48,10 +49,29 @@ def _without_speed_only(value: Any) -> Any:
     return value
 
 
+@functools.cache
+def build_sha256() -> str:
+    """Hash of this installation's code and bundled models: what the same version number may still hide.
+
+    A machine with an edited checkout or other models scores differently; with this in
+    the settings its results are never taken for another's, and a Dask worker can tell.
+    """
+    package = Path(__file__).resolve().parents[1]  # the trainer package
+    files = sorted(package.rglob("*.py")) + sorted(p for p in (package.parent / "models").rglob("*") if p.is_file())
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(f"{path.relative_to(package.parent).as_posix()}\0{file_sha256(path)}\0".encode())
+    return digest.hexdigest()
+
+
 def settings_sha256(options: Any) -> str:
-    """Hash of the settings that decide a result: pipeline options and package version."""
-    settings = {"options": _without_speed_only(dataclasses.asdict(options)), "version": __version__}
-    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
+    """Hash of the settings that decide a result: pipeline options, package version and build."""
+    settings = {
+        "options": _without_speed_only(dataclasses.asdict(options)),
+        "version": __version__,
+        "build": build_sha256(),
+    }
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str, allow_nan=False).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -97,4 +117,4 @@ class BatchState:
         else:
             self.entries[source] = entry
         data = {"format": STATE_FORMAT, "inputs": {k: dataclasses.asdict(v) for k, v in self.entries.items()}}
-        atomic_write_text(self.path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+        atomic_write_text(self.path, json.dumps(data, indent=1, sort_keys=True, allow_nan=False) + "\n")

@@ -13,7 +13,9 @@ import hashlib
 import json
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
+import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Executor, Future, ProcessPoolExecutor, wait
@@ -31,6 +33,9 @@ from trainer.speech.transcript_files import TRANSCRIPT_EXTENSIONS
 REFERENCE_SUFFIX = ".ref.csv"  # reference annotations beside samples: not inputs
 SUMMARY_NAME = "summary.csv"
 CRASHED = "the worker process died while scoring it (out of memory, or a crash in a decoder)"
+OTHER_BUILD = (
+    "the worker runs another build of the trainer (its code or models differ); install the same on every worker"
+)
 
 log = logging.getLogger("trainer")
 
@@ -116,21 +121,35 @@ def check_file(path: Path) -> None:
         raise InputError(f"{path}: file is empty")
 
 
-def score_one(path: Path, json_path: Path, options: PipelineOptions) -> Outcome:
+def score_one(
+    path: Path, json_path: Path, options: PipelineOptions, base: Path | None = None, settings: str | None = None
+) -> Outcome:
     """Score one input and write its JSON; any failure becomes an error row, never a raise.
 
     This is what a worker process or a Dask task runs for each input.
+
+    Args:
+        path: the input as given; relative to `base` when one is given.
+        json_path: where its result goes (absolute when `base` is given).
+        options: the pipeline settings.
+        base: the working directory of the machine that started the batch, for a worker
+            that runs elsewhere and must read the same file whatever its own directory.
+        settings: `settings_sha256` of the batch; a worker whose own build gives another
+            refuses, as its results would differ from those of every other path.
     """
+    where = base / path if base is not None else path
     try:
-        check_file(path)
-        content = file_sha256(path)  # before scoring: a file that changes meanwhile is redone next time
-        session = run_session(path, options)
+        if settings is not None and settings_sha256(options) != settings:
+            raise InputError(f"{path}: {OTHER_BUILD}")
+        check_file(where)
+        content = file_sha256(where)  # before scoring: a file that changes meanwhile is redone next time
+        session = run_session(where, options, name=str(path))
         write_session_json(session, json_path)
         return Outcome(summary_row(str(path), session, json_path=json_path.name), content)
     except Exception as e:  # noqa: BLE001 - the edge of a batch: one bad input must not stop the rest
         if not isinstance(e, (TrainerError, OSError)):
             log.debug("unexpected error on %s", path, exc_info=True)
-        return Outcome(error_row(path, e))
+        return Outcome(error_row(path, one_line(e).replace(str(where), str(path))))
 
 
 def warm_up(options: PipelineOptions, audio: bool) -> None:
@@ -150,8 +169,28 @@ def warm_up(options: PipelineOptions, audio: bool) -> None:
         log.debug("warm-up failed: %s", e)
 
 
+def _exit_with_parent(parent: multiprocessing.process.BaseProcess) -> None:
+    """Wait until the parent process is gone, then end this process at once."""
+    multiprocessing.connection.wait([parent.sentinel])
+    os._exit(1)
+
+
+def exit_with_parent() -> None:
+    """End this worker as soon as the process that started it dies (kill -9, a crash).
+
+    A worker left behind would go on scoring and writing results for a batch nobody
+    collects, holding its models' memory. The parent's sentinel becomes ready when the
+    parent is gone, so a thread waiting on it needs no polling; once the workers are gone,
+    so is multiprocessing's resource tracker, which exits when the last process using it does.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent,), name="exit-with-parent", daemon=True).start()
+
+
 def init_worker(options: PipelineOptions, audio: bool) -> None:
-    """Process-pool initializer: cap native thread pools, then load the models once."""
+    """Process-pool initializer: tie the worker's life to its parent's, cap native thread pools, load the models."""
+    exit_with_parent()
     threads = str(options.transcribe.cpu_threads)
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[name] = threads  # read by torch and onnxruntime when first imported
@@ -272,8 +311,13 @@ def score_batch(
         for path in todo:
             finish(path, score_one(path, out_dir / names[path], options))
     elif executor is not None:  # all submitted at once: the executor's scheduler spreads them out
-        submit = executor.submit
-        _run_jobs(todo, lambda p: submit(score_one, p, out_dir / names[p], options), lambda: None, len(todo), finish)
+        # Workers elsewhere resolve nothing against their own directory, and check their build.
+        base, out = Path.cwd(), out_dir.absolute()
+
+        def submit(p: Path) -> Future:
+            return executor.submit(score_one, p, out / names[p], options, base, settings)
+
+        _run_jobs(todo, submit, lambda: None, len(todo), finish)
     else:
         _score_in_processes(todo, out_dir, names, worker_options(options, workers), workers, finish)
     write_summary([rows[p] for p in inputs], out_dir / SUMMARY_NAME)

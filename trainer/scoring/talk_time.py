@@ -10,6 +10,8 @@ floor passes from one role to the other, ignoring utterances said inside the oth
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Mapping, Sequence
 
 from trainer.schema import Attribution, Role, TalkStats, Utterance
@@ -47,11 +49,16 @@ def _floor_changes(utterances: Sequence[Utterance]) -> dict[Role, list[float]]:
     """Pauses (>= 0) before each role takes the floor from the other."""
     ordered = sorted(utterances, key=lambda u: (u.start, u.end))
     # Said inside the other side's utterance (a backchannel, an overlap): not a new floor.
-    floor = [
-        u
-        for u in ordered
-        if not any(o.speaker is not u.speaker and o.start <= u.start and u.end <= o.end for o in ordered)
-    ]
+    # One sweep in start order: an utterance lies inside one of the other side's exactly
+    # when the latest end among the other side's utterances started no later reaches its end.
+    # Utterances starting at the same moment are all counted before any of them is judged.
+    floor: list[Utterance] = []
+    latest_end = dict.fromkeys(Role, -math.inf)
+    for _, same_start in itertools.groupby(ordered, key=lambda u: u.start):
+        group = list(same_start)
+        for u in group:
+            latest_end[u.speaker] = max(latest_end[u.speaker], u.end)
+        floor += [u for u in group if not any(latest_end[r] >= u.end for r in Role if r is not u.speaker)]
     pauses: dict[Role, list[float]] = {role: [] for role in Role}
     for before, after in zip(floor, floor[1:]):
         if after.speaker is not before.speaker:

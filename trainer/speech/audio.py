@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +25,12 @@ SAME_SIGNAL_DB = -30.0
 # once, not as many small pieces plus their concatenation. Blocks this large (over
 # glibc's 32 MB mmap threshold) go back to the system as soon as they are freed.
 BLOCK_S = 600.0
+# Longest recording scored: a few kilobytes of compressed silence can decode to 12 hours
+# and gigabytes, so length is checked from the container's header before decoding and
+# again while decoding (a header may not say, or may lie).
+MAX_HOURS = 4.0
+MAX_HOURS_ENV = "TRAINER_MAX_HOURS"
+MAX_HOURS_LIMIT = 1000.0  # the largest limit that may be set
 
 log = logging.getLogger("trainer")
 
@@ -86,11 +93,25 @@ def _join(blocks: list[np.ndarray]) -> np.ndarray:
     return samples
 
 
-def load_audio(path: str | Path) -> Audio:
+def _limit_text(max_hours: float) -> str:
+    return f"the {max_hours:g} h limit (--max-hours or {MAX_HOURS_ENV})"
+
+
+def declared_hours(container: Any, stream: Any) -> float | None:
+    """The length a container's header declares, in hours, if it declares one."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base) / 3600
+    if container.duration is not None:
+        return container.duration / 1e6 / 3600  # in FFmpeg's AV_TIME_BASE (microseconds)
+    return None
+
+
+def load_audio(path: str | Path, max_hours: float = MAX_HOURS) -> Audio:
     """Decode an audio file to 16 kHz float32, keeping up to two channels.
 
     Raises:
-        AudioError: the file is missing, empty, not audio, or truncated beyond use.
+        AudioError: the file is missing, empty, not audio, longer than `max_hours`,
+            or truncated beyond use.
     """
     import av  # installed with faster-whisper; imported here to keep start-up light
 
@@ -104,16 +125,23 @@ def load_audio(path: str | Path) -> Audio:
             if not container.streams.audio:
                 raise AudioError(f"{path}: contains no audio stream")
             stream = container.streams.audio[0]
+            hours = declared_hours(container, stream)
+            if hours is not None and hours > max_hours:
+                raise AudioError(f"{path}: the recording is {hours:.1f} h long, over {_limit_text(max_hours)}")
+            max_samples = max_hours * 3600 * SAMPLE_RATE
             layout = "stereo" if (stream.channels or 1) >= 2 else "mono"
             resampler = av.AudioResampler(format="flt", layout=layout, rate=SAMPLE_RATE)
             n_channels = 2 if layout == "stereo" else 1
-            blocks, chunks, pending = [], [], 0
+            blocks, chunks, pending, decoded = [], [], 0, 0
             try:
                 for frame in container.decode(stream):
                     frame.pts = None
                     for r in resampler.resample(frame):
                         chunks.append(r.to_ndarray())
                         pending += r.samples
+                        decoded += r.samples
+                    if decoded > max_samples:
+                        raise AudioError(f"{path}: the recording runs past {_limit_text(max_hours)}")
                     if pending >= BLOCK_S * SAMPLE_RATE:
                         blocks.append(_deinterleave(chunks, n_channels))
                         chunks, pending = [], 0

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import csv
 import json
+import math
+import reprlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from trainer.errors import TranscriptFormatError
+from trainer.safe_text import csv_uncell
 from trainer.schema import Code, Role, Utterance
 
 TRANSCRIPT_EXTENSIONS = (".csv", ".txt", ".json")
@@ -36,34 +39,70 @@ class TranscriptInput:
     duration_s: float | None = None
 
 
-def parse_speaker(value: str, where: str) -> Role:
+Row = tuple[str, Role, str, float | None, float | None, Code | None]  # where, role, text, start, end, code
+
+
+def parse_speaker(value: object, where: str) -> Role:
     """Map a speaker label (counsellor, therapist, T, client, patient, C...) to a role."""
-    role = SPEAKER_ALIASES.get(value.strip().lower())
+    role = SPEAKER_ALIASES.get(value.strip().lower()) if isinstance(value, str) else None
     if role is None:
-        raise TranscriptFormatError(f"{where}: unknown speaker {value!r} (use counsellor or client)")
+        raise TranscriptFormatError(f"{where}: unknown speaker {reprlib.repr(value)} (use counsellor or client)")
     return role
 
 
-def _parse_code(value: str | None, where: str) -> Code | None:
-    if not value or not value.strip():
-        return None
-    try:
-        return Code(value.strip().lower())
-    except ValueError:
-        raise TranscriptFormatError(f"{where}: unknown code {value!r}") from None
-
-
-def _parse_time(value: str | float | None, where: str) -> float | None:
+def _parse_code(value: object, where: str) -> Code | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     try:
-        return float(value)
+        return Code(value.strip().lower()) if isinstance(value, str) else Code(value)
     except ValueError:
-        raise TranscriptFormatError(f"{where}: time {value!r} is not a number of seconds") from None
+        raise TranscriptFormatError(f"{where}: unknown code {reprlib.repr(value)}") from None
 
 
-def _build(rows: list[tuple[str, Role, str, float | None, float | None, Code | None]]) -> TranscriptInput:
-    """Turn parsed rows (where, role, text, start, end, code) into a TranscriptInput."""
+def seconds(value: object, name: str, where: str) -> float | None:
+    """A time or length in seconds: blank or None, else a finite number >= 0.
+
+    Raises:
+        TranscriptFormatError: text that is no number, nan, infinity, a negative number,
+            or a value of another kind (true, a list, an object).
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise TranscriptFormatError(f"{where}: {name} {reprlib.repr(value)} is not a number of seconds")
+    try:
+        number = float(value)
+    except ValueError:
+        raise TranscriptFormatError(f"{where}: {name} {reprlib.repr(value)} is not a number of seconds") from None
+    if not math.isfinite(number):
+        raise TranscriptFormatError(f"{where}: {name} {reprlib.repr(value)} is not a finite number of seconds")
+    if number < 0:
+        raise TranscriptFormatError(f"{where}: {name} {reprlib.repr(value)} is negative")
+    return number
+
+
+def check_row(where: str, speaker: object, text: object, start: object, end: object, code: object) -> Row:
+    """One utterance of any transcript format, every field checked: the validator all readers share.
+
+    Raises:
+        TranscriptFormatError: one line naming the file and line (or utterance) and the problem.
+    """
+    if not isinstance(text, str):
+        kind = "missing" if text is None else f"not text but {type(text).__name__}"
+        raise TranscriptFormatError(f"{where}: text is {kind}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise TranscriptFormatError(f"{where}: text holds a lone surrogate, which is not Unicode") from None
+    role = parse_speaker(speaker, where)
+    start_s, end_s = seconds(start, "start", where), seconds(end, "end", where)
+    if start_s is not None and end_s is not None and end_s < start_s:
+        raise TranscriptFormatError(f"{where}: end {end_s:g} s is before start {start_s:g} s")
+    return where, role, text.strip(), start_s, end_s, _parse_code(code, where)
+
+
+def _build(rows: list[Row], duration_s: float | None = None) -> TranscriptInput:
+    """Turn checked rows into a TranscriptInput; the length is the last end unless given."""
     if not rows:
         raise TranscriptFormatError("transcript has no utterances")
     utterances = tuple(Utterance(speaker=r, text=t, start=s, end=e) for _, r, t, s, e, _ in rows)
@@ -72,12 +111,16 @@ def _build(rows: list[tuple[str, Role, str, float | None, float | None, Code | N
     return TranscriptInput(
         utterances=utterances,
         codes=codes if any(codes) else None,
-        duration_s=max(ends) if ends else None,
+        duration_s=duration_s or (max(ends) if ends else None),
     )
 
 
 def read_csv(path: Path) -> TranscriptInput:
-    """CSV with header `speaker,text` and optional `start,end` (seconds) and `code`."""
+    """CSV with header `speaker,text` and optional `start,end` (seconds) and `code`.
+
+    Cells the tool guarded against spreadsheet formulas (its own CSV export) are read
+    back as they were written.
+    """
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         header = {h.strip().lower() for h in (reader.fieldnames or [])}
@@ -86,26 +129,25 @@ def read_csv(path: Path) -> TranscriptInput:
             raise TranscriptFormatError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
         rows = []
         for n, raw in enumerate(reader, start=2):
-            row = {(k or "").strip().lower(): (v or "") for k, v in raw.items()}
-            where = f"{path} line {n}"
-            text = row["text"].strip()
-            if not text and not row["speaker"].strip():
+            row = {k.strip().lower(): csv_uncell(v or "") for k, v in raw.items() if isinstance(k, str)}
+            if not row["text"].strip() and not row["speaker"].strip():
                 continue
-            role = parse_speaker(row["speaker"], where)
-            start, end = _parse_time(row.get("start"), where), _parse_time(row.get("end"), where)
-            rows.append((where, role, text, start, end, _parse_code(row.get("code"), where)))
+            where = f"{path} line {n}"
+            rows.append(
+                check_row(where, row["speaker"], row["text"], row.get("start"), row.get("end"), row.get("code"))
+            )
     return _build(rows)
 
 
 def read_text(path: Path) -> TranscriptInput:
     """Plain text, one utterance per `Counsellor:`/`Client:` line; other lines continue it."""
-    rows: list = []
+    rows: list[Row] = []
     for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
         if not line.strip():
             continue
         label, sep, text = line.partition(":")
         if sep and label.strip().lower() in SPEAKER_ALIASES:
-            rows.append((f"{path} line {n}", parse_speaker(label, path.name), text.strip(), None, None, None))
+            rows.append(check_row(f"{path} line {n}", label, text, None, None, None))
         elif rows:
             where, role, previous, *_ = rows[-1]
             rows[-1] = (where, role, f"{previous} {line.strip()}", None, None, None)
@@ -117,9 +159,11 @@ def read_text(path: Path) -> TranscriptInput:
 def read_json(path: Path) -> TranscriptInput:
     """The tool's own output (possibly edited by an instructor)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
     except json.JSONDecodeError as e:
         raise TranscriptFormatError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from e
+    except RecursionError as e:
+        raise TranscriptFormatError(f"{path}: nested too deeply to be a transcript") from e
     items = data.get("utterances") if isinstance(data, dict) else None
     if not isinstance(items, list):
         raise TranscriptFormatError(f"{path}: no 'utterances' list")
@@ -128,12 +172,15 @@ def read_json(path: Path) -> TranscriptInput:
         where = f"{path} utterance {i}"
         if not isinstance(item, dict) or "speaker" not in item or "text" not in item:
             raise TranscriptFormatError(f"{where}: needs 'speaker' and 'text'")
-        role = parse_speaker(str(item["speaker"]), where)
-        start, end = _parse_time(item.get("start"), where), _parse_time(item.get("end"), where)
-        rows.append((where, role, str(item["text"]), start, end, _parse_code(item.get("code"), where)))
-    result = _build(rows)
-    duration = data.get("duration_s")
-    return TranscriptInput(result.utterances, result.codes, float(duration) if duration else result.duration_s)
+        rows.append(
+            check_row(where, item["speaker"], item["text"], item.get("start"), item.get("end"), item.get("code"))
+        )
+    return _build(rows, seconds(data.get("duration_s"), "duration_s", str(path)))
+
+
+def _no_constant(name: str) -> None:
+    """NaN and Infinity are not JSON, though Python's reader accepts them by default."""
+    raise TranscriptFormatError(f"not valid JSON ({name} is not a JSON number)")
 
 
 def read_transcript(path: str | Path) -> TranscriptInput:
@@ -151,6 +198,8 @@ def read_transcript(path: str | Path) -> TranscriptInput:
         return reader(path)
     except UnicodeDecodeError as e:
         raise TranscriptFormatError(f"{path}: not UTF-8 text") from e
+    except csv.Error as e:
+        raise TranscriptFormatError(f"{path}: not a readable CSV file ({e})") from e
     except TranscriptFormatError as e:
         if str(path) in str(e):
             raise

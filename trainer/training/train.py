@@ -262,7 +262,7 @@ def train_coder(
     artifact = train_network(transcripts, options, states)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_file(artifact, str(out_dir / WEIGHTS_FILE))
-    (out_dir / CONFIG_FILE).write_text(json.dumps(_config(options), indent=2) + "\n", encoding="utf-8")
+    (out_dir / CONFIG_FILE).write_text(json.dumps(_config(options), indent=2, allow_nan=False) + "\n", encoding="utf-8")
     return out_dir
 
 

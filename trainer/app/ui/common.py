@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,7 +35,6 @@ LEVEL_CELL_CSS = {
 }
 # In tables that list sessions the talk-time column may be a trainee's, not the reader's.
 TABLE_LABELS = {**{key: m.label for key, m in METRIC.items()}, "counsellor_talk_share": "Counsellor talk time"}
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:])")
 
 Item = tuple[StoredSession, Reviewed]
 
@@ -46,11 +44,6 @@ def init_state() -> None:
     for key, value in STATE_DEFAULTS.items():
         if key not in st.session_state:
             st.session_state[key] = value
-
-
-def md_escape(text: str) -> str:
-    """Text shown literally in st.markdown (transcripts may hold *, [ ], : and the like)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 def open_session(session_id: int) -> None:

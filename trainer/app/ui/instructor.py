@@ -30,6 +30,7 @@ from trainer.app.ui.common import (
     table_columns,
 )
 from trainer.errors import ReviewError
+from trainer.safe_text import markdown_text
 from trainer.schema import Code, CodedUtterance, Role
 from trainer.scoring.change_talk import sure_subcode
 from trainer.vocabulary import CODE_LABELS, METRIC, METRIC_KEYS, ROLE_LABELS, SUBCODE_LABELS, SUBCODES, Level
@@ -244,7 +245,7 @@ def render_review(store: Store, user: User, stored: StoredSession, reviewed: Rev
                 changes = corrections_from_edits(reviewed, _edits(edited), user.name)
                 store.set_corrections(user, stored.id, changes)
             except ReviewError as e:
-                st.error(str(e), icon=":material/error:")
+                st.error(markdown_text(str(e)), icon=":material/error:")
             else:
                 st.session_state.editor_rev += 1
                 st.toast(f"{len(changes)} utterance(s) updated.")

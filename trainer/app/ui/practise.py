@@ -19,7 +19,6 @@ from trainer.app.ui.common import (
     LEVEL_HEADINGS,
     TABLE_LABELS,
     Item,
-    md_escape,
     open_session,
     session_label,
     session_table,
@@ -28,6 +27,7 @@ from trainer.app.ui.common import (
 )
 from trainer.errors import TrainerError, one_line
 from trainer.pipeline import Hook
+from trainer.safe_text import markdown_text
 from trainer.vocabulary import METRIC, METRIC_KEYS
 
 # What the pipeline has just finished, by the step names run_session reports.
@@ -76,10 +76,11 @@ def _scoring(action: Callable[[Hook], T]) -> T | None:
     try:
         return action(_progress_hook(bar))
     except TrainerError as e:
-        st.error(one_line(e), icon=":material/error:")
+        st.error(markdown_text(one_line(e)), icon=":material/error:")
     except Exception as e:  # noqa: BLE001 - the app's edge: a bug must not show a stack trace to a trainee
         log.exception("scoring failed")
-        st.error(f"Scoring failed unexpectedly ({one_line(e)}); nothing was saved.", icon=":material/error:")
+        reason = markdown_text(one_line(e))
+        st.error(f"Scoring failed unexpectedly ({reason}); nothing was saved.", icon=":material/error:")
     finally:
         bar.empty()
     return None
@@ -90,15 +91,16 @@ def submit_upload(store: Store, user: User, name: str, data: bytes, limit_mb: in
     try:
         submitted = jobs.submit(store, user, name, data, limit_mb=limit_mb)
     except TrainerError as e:
-        st.error(one_line(e), icon=":material/error:")
+        st.error(markdown_text(one_line(e)), icon=":material/error:")
         return
     if submitted.session is not None:
-        st.toast(f"You scored this recording before ({session_label(submitted.session)}); here it is again.")
+        before = markdown_text(session_label(submitted.session))
+        st.toast(f"You scored this recording before ({before}); here it is again.")
         open_session(submitted.session.id)
         st.rerun()
     st.session_state.waiting_job = submitted.job.id
     jobs.worker_for(store).wake.set()
-    st.toast(f"{name} is saved and queued for scoring. You can leave this page and come back.")
+    st.toast(f"{markdown_text(name)} is saved and queued for scoring. You can leave this page and come back.")
 
 
 def _ordinal(n: int) -> str:
@@ -110,12 +112,12 @@ def _render_job(store: Store, job: jobs.Job) -> None:
     if job.state == "queued":
         place = jobs.place_in_queue(store, job)
         ahead = "next to be scored" if place == 1 else f"{_ordinal(place)} in the queue, {place - 1} ahead of it"
-        st.progress(0.0, text=f"**{job.title}**: waiting, {ahead}")
+        st.progress(0.0, text=f"**{markdown_text(job.title)}**: waiting, {ahead}")
     elif job.state == "running":
         elapsed = time.time() - (job.started_at or time.time())
         estimate = jobs.estimate_s(store, job)
         step = job.running_step or job.steps[-1]
-        text = f"**{job.title}**: {RUNNING_TEXT[step]} (step {job.steps_done + 1} of {len(job.steps)})"
+        text = f"**{markdown_text(job.title)}**: {RUNNING_TEXT[step]} (step {job.steps_done + 1} of {len(job.steps)})"
         text += f" · {clock(elapsed)} elapsed"
         if estimate is None:
             done = job.steps_done / len(job.steps)
@@ -124,10 +126,10 @@ def _render_job(store: Store, job: jobs.Job) -> None:
             text += f" · about {clock(max(estimate - elapsed, 0))} left" if elapsed < estimate else " · nearly done"
         st.progress(done, text=text)
     elif job.state == "failed":
-        st.error(job.error or f"{job.title}: scoring failed", icon=":material/error:")
+        st.error(markdown_text(job.error or f"{job.title}: scoring failed"), icon=":material/error:")
     else:
         with st.container(horizontal=True, vertical_alignment="center"):
-            st.markdown(f":material/check_circle: **{md_escape(job.title)}** is scored.")
+            st.markdown(f":material/check_circle: **{markdown_text(job.title)}** is scored.")
             if job.session_id is not None and st.button("Open", key=f"job-open-{job.id}", type="tertiary"):
                 open_session(job.session_id)
                 st.rerun()

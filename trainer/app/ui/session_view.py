@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +19,9 @@ from trainer.app.session_report import (
     render_report,
 )
 from trainer.app.ui.charts import talk_time_chart, timeline_chart
-from trainer.app.ui.common import LEVEL_HEADINGS, md_escape
+from trainer.app.ui.common import LEVEL_HEADINGS
+from trainer.batch.output import json_text
+from trainer.safe_text import markdown_text
 from trainer.schema import Code, CodedUtterance, FeedbackItem, Role
 from trainer.scoring.feedback import level_note
 from trainer.vocabulary import CODE_LABELS, LEVEL_LABELS, METRIC, METRIC_KEYS, ROLE_LABELS, Level
@@ -107,10 +108,10 @@ def _render_items(items: tuple[FeedbackItem, ...], per_row: int) -> None:
         for column, item in zip(st.columns(per_row), items[start : start + per_row]):
             with column.container(border=True, height="stretch"):
                 badge = f":{LEVEL_COLOURS.get(item.level, 'gray')}-badge[{LEVEL_LABELS.get(item.level, item.level)}]"
-                st.markdown(f"{badge} **{md_escape(item.title)}**")
-                st.markdown(md_escape(item.message))
+                st.markdown(f"{badge} **{markdown_text(item.title)}**")
+                st.markdown(markdown_text(item.message))
                 for example in item.examples:
-                    st.markdown(f"> {md_escape(example)}")
+                    st.markdown(f"> {markdown_text(example)}")
 
 
 def render_feedback(reviewed: Reviewed) -> None:
@@ -118,11 +119,10 @@ def render_feedback(reviewed: Reviewed) -> None:
     f = reviewed.session.feedback
     with st.container(key="feedback"):
         st.subheader("Feedback")
-        (st.success if not f.practise else st.info)(f.summary)
+        (st.success if not f.practise else st.info)(markdown_text(f.summary))
         for comment in reviewed.comments:
-            st.info(
-                f"**{md_escape(comment.author)}** (instructor): {md_escape(comment.text)}", icon=":material/school:"
-            )
+            said = f"**{markdown_text(comment.author)}** (instructor): {markdown_text(comment.text)}"
+            st.info(said, icon=":material/school:")
         if f.practise:
             st.markdown("##### To practise next")
             _render_items(f.practise, per_row=2)
@@ -182,7 +182,7 @@ def _render_utterance(
     u = coded.utterance
     fix = reviewed.correction(i)
     corrected = fix is not None and fix.changes_coding
-    text = md_escape(u.text)
+    text = markdown_text(u.text)
     if coded.code is not None:
         text = f":{CODE_COLOURS[coded.code]}-background[{text}]"
     with st.chat_message(ROLE_LABELS[u.speaker], avatar=AVATARS[u.speaker]):
@@ -212,9 +212,9 @@ def _render_utterance(
             )
         if corrected:
             was = machine_label(reviewed.automatic.utterances[i])
-            st.caption(f"Corrected by {md_escape(fix.author)}; the machine said {md_escape(was)}.")
+            st.caption(f"Corrected by {markdown_text(fix.author)}; the machine said {markdown_text(was)}.")
         if fix and fix.comment:
-            st.caption(f":material/comment: **{md_escape(fix.author)}**: {md_escape(fix.comment)}")
+            st.caption(f":material/comment: **{markdown_text(fix.author)}**: {markdown_text(fix.comment)}")
 
 
 def render_transcript(
@@ -235,7 +235,7 @@ def render_transcript(
 def render_downloads(stored: StoredSession, reviewed: Reviewed) -> None:
     """JSON and CSV of the result (with any corrections), and the printable report."""
     stem = Path(stored.title).stem or f"session-{stored.id}"
-    document = json.dumps(export_document(stored, reviewed), indent=2, ensure_ascii=False)
+    document = json_text(export_document(stored, reviewed))
     with st.container(horizontal=True):
         st.download_button(
             "JSON",
@@ -276,14 +276,14 @@ def render_session(
 ) -> None:
     """The whole feedback page of one session (`audio_url`: see `render_player`; `correct`: an instructor's)."""
     s = reviewed.session
-    st.title(stored.title)
+    st.title(markdown_text(stored.title))
     facts = [stored.created_at[:16].replace("T", " ") + " UTC", clock(s.duration_s)]
     if show_owner:
         facts.insert(0, f"{stored.owner.name} ({stored.owner.cohort})")
     facts.append(f"reviewed by {stored.reviewed_by}" if stored.reviewed_by else "not reviewed yet")
-    st.caption(" · ".join(f for f in facts if f))
+    st.caption(" · ".join(markdown_text(f) for f in facts if f))
     for warning in s.warnings:
-        st.warning(warning, icon=":material/warning:")
+        st.warning(markdown_text(warning), icon=":material/warning:")
     render_metric_cards(reviewed)
     render_feedback(reviewed)
     render_charts(reviewed)
