@@ -88,14 +88,14 @@ def steps(monkeypatch, transcript_csv) -> list[str]:
     """Fake pipeline: any upload is scored as the transcript; returns the progress steps reported."""
     reported: list[str] = []
 
-    def fake(path, options, hook):
+    def fake(path, options, hook, name):
         def spy(step, artifact, *, completed, total):
             reported.append(step)
             hook(step, artifact, completed=completed, total=total)
 
         from trainer.pipeline import run_session
 
-        return run_session(transcript_csv, options, spy)
+        return run_session(transcript_csv, options, spy, name=name)
 
     monkeypatch.setattr("trainer.app.intake.run_session", fake)
     return reported

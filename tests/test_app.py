@@ -17,6 +17,7 @@ from trainer.app.ui.practise import progress_sentence
 from trainer.batch.output import session_to_dict
 from trainer.cli import main
 from trainer.pipeline import PipelineOptions, run_session
+from trainer.safe_text import markdown_text
 from trainer.schema import Code
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -99,7 +100,7 @@ def test_upload_is_scored_with_progress_then_feedback(store, people, steps, ster
     scored(at, store)
     assert steps == ["transcript", "coding", "metrics", "feedback"]
     (saved,) = store.sessions(people["ann"])
-    assert [t.value for t in at.title] == ["week2.wav"]
+    assert [t.value for t in at.title] == [markdown_text("week2.wav")]
     assert at.session_state.open_session == saved.id and at.query_params["session"] == str(saved.id)
     assert metric(at, "Open questions") == "50%" and metric(at, "Reflections per question") == "0.5"
     assert "Feedback" in [s.value for s in at.subheader]
@@ -120,7 +121,7 @@ def test_recording_in_the_browser(store, people, steps, stereo_path):
 
 def test_play_button_starts_the_recording_there(ann_session, people):
     at = sign_in("ann", session=ann_session.id)
-    assert at.title[0].value == "week1.wav" and at.session_state.play_from == 0.0
+    assert at.title[0].value == markdown_text("week1.wav") and at.session_state.play_from == 0.0
     assert len(at.sidebar.get("audio")) == 1
     at.button(key="play-4").click().run()
     assert at.session_state.play_from == 18.5 and at.session_state.autoplay is True
@@ -134,7 +135,9 @@ def test_unreadable_upload_is_one_error_line_and_saves_nothing(store, people, mo
     at.button(key="score").click().run()
     scored(at, store)
     assert not at.exception
-    assert [e.value for e in at.error] == ["broken.wav: not a readable audio file (InvalidDataError)"]
+    assert [e.value for e in at.error] == [
+        markdown_text("broken.wav: not a readable audio file (invalid data found when processing input)")
+    ]
     assert store.sessions(people["ann"]) == ()
     assert not list((store.data_dir / "incoming").iterdir()) and not (store.data_dir / "audio").exists()
 
@@ -145,7 +148,7 @@ def test_oversized_upload_is_refused(store, people, steps, monkeypatch):
     at.radio(key="source").set_value("Upload a file").run()
     at.file_uploader(key="upload").upload("long.wav", b"\0" * (2**20 + 1), "audio/wav").run()
     at.button(key="score").click().run()
-    assert [e.value for e in at.error] == ["long.wav: 1 MB is over the 1 MB upload limit"]
+    assert [e.value for e in at.error] == [markdown_text("long.wav: 1 MB is over the 1 MB upload limit")]
     assert steps == [] and store.sessions(people["ann"]) == ()
 
 
@@ -166,7 +169,7 @@ def test_history_lists_sessions_charts_progress_and_opens_one(ann_session, store
     assert len(sentences) == 4  # one per metric
     at.selectbox(key="history_pick").set_value(ann_session.id).run()
     at.button(key="history_open").click().run()
-    assert at.title[0].value == "week1.wav"
+    assert at.title[0].value == markdown_text("week1.wav")
     at.button(key="back").click().run()
     assert at.title[0].value == "My sessions" and "session" not in at.query_params
 
@@ -174,7 +177,7 @@ def test_history_lists_sessions_charts_progress_and_opens_one(ann_session, store
 @pytest.mark.parametrize(("viewer", "requested"), [("bob", None), ("olga", None), ("bob", "abc"), ("ann", 999)])
 def test_no_one_opens_a_session_that_is_not_theirs_by_url(ann_session, people, viewer, requested):
     at = sign_in(viewer, session=requested or ann_session.id)
-    assert "week1.wav" not in [t.value for t in at.title]
+    assert markdown_text("week1.wav") not in [t.value for t in at.title]
     assert len(at.error) == 1 and "not yours to open" in at.error[0].value
     assert not at.metric
     assert at.session_state.open_session is None
@@ -195,7 +198,7 @@ def test_instructor_filters_opens_and_corrects_a_code(ann_session, store, people
     at.multiselect(key="filter_levels").set_value([]).run()
     at.selectbox(key="cohort_pick").set_value(ann_session.id).run()
     at.button(key="cohort_open").click().run()
-    assert at.title[0].value == "week1.wav" and metric(at, "Open questions") == "50%"
+    assert at.title[0].value == markdown_text("week1.wav") and metric(at, "Open questions") == "50%"
 
     edits = {
         "edited_rows": {4: {"code": "open_question", "comment": "try 'what' here"}},
@@ -224,7 +227,8 @@ def test_instructor_sets_a_subcode_on_a_rule_coded_session(store, people, transc
     at.session_state[key] = {"edited_rows": {0: {"subcode": "change"}}, "added_rows": [], "deleted_rows": []}
     at.button(key="save_corrections").click().run()
     assert not at.exception
-    assert [e.value for e in at.error] == ["utterance #0: 'change' is client talk and cannot label counsellor speech"]
+    said = "utterance #0: 'change' is client talk and cannot label counsellor speech"
+    assert [e.value for e in at.error] == [markdown_text(said)]
     assert store.session(people["ivy"], saved.id).corrections == ()
 
     at.session_state[key] = {"edited_rows": {3: {"subcode": "change"}}, "added_rows": [], "deleted_rows": []}
@@ -344,9 +348,9 @@ def test_guessing_passwords_is_held_up(people):
 def test_uploads_wait_in_the_queue_with_their_place(store, people, transcript_csv, stereo_path, jfk_path, monkeypatch):
     release = threading.Event()
 
-    def slow(path, options, hook):  # bob's recording holds the worker until released
+    def slow(path, options, hook, name):  # bob's recording holds the worker until released
         release.wait(60)
-        return run_session(transcript_csv, options, hook)
+        return run_session(transcript_csv, options, hook, name=name)
 
     monkeypatch.setattr(trainer.app.intake, "run_session", slow)
     jobs.submit(store, people["bob"], "bob.wav", jfk_path.read_bytes())
@@ -356,10 +360,10 @@ def test_uploads_wait_in_the_queue_with_their_place(store, people, transcript_cs
     at.button(key="score").click().run()
     assert not at.error
     progress = [p.proto.text for p in at.get("progress")]
-    assert progress == ["**week2.wav**: waiting, 2nd in the queue, 1 ahead of it"]
+    assert progress == [f"**{markdown_text('week2.wav')}**: waiting, 2nd in the queue, 1 ahead of it"]
     release.set()
     scored(at, store)
-    assert at.title[0].value == "week2.wav"  # its feedback opens once it is scored
+    assert at.title[0].value == markdown_text("week2.wav")  # its feedback opens once it is scored
     at.button(key="back").click().run()
     assert "week2.wav** is scored." in texts(at)
 

@@ -137,8 +137,8 @@ def test_rescore_keeps_the_stored_result_when_scoring_fails(store, people, steps
     jobs.submit(store, people["ann"], "week1.wav", stereo_path.read_bytes())
     saved = store.session(people["ann"], jobs.run_next(store).session_id)
 
-    def broken(path, options, hook):
-        raise AudioError(f"{path}: decoder gave up")
+    def broken(path, options, hook, name):
+        raise AudioError(f"{name}: decoder gave up")
 
     monkeypatch.setattr(trainer.app.intake, "run_session", broken)
     with pytest.raises(AudioError, match="^week1.wav: decoder gave up"):

@@ -99,8 +99,16 @@ def read_rows(folder: Path) -> list[dict[str, Any]]:
         text = (folder / SUMMARY_NAME).read_text(encoding="utf-8")
     except FileNotFoundError as e:
         raise TrainerError(f"{folder}: no {SUMMARY_NAME}; score the folder first (trainer score ... --out DIR)") from e
+    except UnicodeDecodeError as e:
+        raise TrainerError(f"{folder / SUMMARY_NAME}: not UTF-8 text") from e
+    except OSError as e:
+        raise TrainerError(f"{folder / SUMMARY_NAME}: cannot be read ({(e.strerror or 'unreadable').lower()})") from e
+    try:
+        table = list(csv.DictReader(io.StringIO(text)))
+    except csv.Error as e:
+        raise TrainerError(f"{folder / SUMMARY_NAME}: not a readable CSV file ({e})") from e
     rows = []
-    for cells in csv.DictReader(io.StringIO(text)):
+    for cells in table:
         # Short rows give None, long ones a list under None: a hand-edited or damaged file.
         raw = {k: csv_uncell(v) for k, v in cells.items() if isinstance(k, str) and isinstance(v, str)}
         row: dict[str, Any] = {k: raw.get(k, "") for k in CSV_COLUMNS}

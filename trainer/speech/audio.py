@@ -153,7 +153,8 @@ def load_audio(path: str | Path, max_hours: float = MAX_HOURS) -> Audio:
     except AudioError:
         raise
     except (av.error.FFmpegError, OSError, ValueError) as e:
-        raise AudioError(f"{path}: not a readable audio file ({e.__class__.__name__})") from e
+        reason = getattr(e, "strerror", None) or "not audio, or damaged"
+        raise AudioError(f"{path}: not a readable audio file ({reason[:1].lower()}{reason[1:]})") from e
     samples = _join(blocks)
     if not samples.size:
         raise AudioError(f"{path}: no audio could be decoded")
