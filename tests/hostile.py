@@ -45,7 +45,7 @@ HOSTILE_NAMES = (
     "=1+2.txt",
     "data:text%2Fhtml,<script>alert(1)<%2Fscript>.json",
     "line\nbreak.csv",
-    "..csv",
+    "%2e%2e%2f..%2fescape.csv",
     "#heading **bold** :red[x].csv",
 )
 # Cells that spreadsheets would run, as utterance text, speaker and code.
@@ -164,7 +164,7 @@ def _wav_header(data_bytes: int, rate: int = 16000) -> bytes:
     """A 16-bit mono WAV header claiming `data_bytes` of samples."""
     return (
         b"RIFF"
-        + struct.pack("<I", 36 + data_bytes)
+        + struct.pack("<I", min(36 + data_bytes, 0xFFFFFFFF))
         + b"WAVEfmt "
         + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
         + b"data"
@@ -178,7 +178,7 @@ def recordings(folder: Path) -> list[Path]:
         "random.mp3": bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8)),
         "text.wav": b"this is not audio at all\n" * 40,
         "header_only.wav": _wav_header(0),
-        "header_claims_74h.wav": _wav_header(0xFFFFFFF0) + b"\0" * 32000,
+        "header_claims_37h.wav": _wav_header(0xFFFFFF00) + b"\0" * 32000,
         "zero.flac": b"",
         "garbage.opus": b"OggS" + b"\xff" * 500,
     }

