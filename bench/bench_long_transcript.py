@@ -6,7 +6,8 @@ Usage:
 Writes a CSV transcript of ROWS alternating counsellor and client utterances (with
 backchannels said inside the other's turn, so talk statistics have floor changes and
 overlaps to find) into a temporary folder, scores it with a fresh `trainer score`
-process under `/usr/bin/time -v`, and prints wall time and peak resident memory.
+process under `/usr/bin/time -v`, and prints wall time, CPU time (user + system: what the
+run costs whatever else the machine is doing) and peak resident memory.
 """
 
 from __future__ import annotations
@@ -63,9 +64,12 @@ def main() -> None:
         done = subprocess.run(["/usr/bin/time", "-v", *command], env=env, capture_output=True, text=True)
         wall = time.perf_counter() - started
         peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
+        times = (re.search(rf"{kind} time \(seconds\): ([\d.]+)", done.stderr) for kind in ("User", "System"))
+        cpu = sum(float(found.group(1)) for found in times)
         status = "ok" if done.returncode == 0 else f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1]}"
     print(
-        f"{args.rows} rows, coder {args.coder}: {wall:.1f} s wall, peak RSS {peak_kb / 1e6:.2f} GB ({peak_kb:,} kB); "
+        f"{args.rows} rows, coder {args.coder}: {wall:.1f} s wall, {cpu:.1f} s CPU, "
+        f"peak RSS {peak_kb / 1e6:.2f} GB ({peak_kb:,} kB); "
         f"{status}; load average {os.getloadavg()[0]:.1f}"
     )
 
