@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainer import __version__
+from trainer import MODELS, __version__
 from trainer.batch.output import atomic_write_text
 
 STATE_NAME = ".trainer-state.json"
@@ -57,10 +57,11 @@ def build_sha256() -> str:
     the settings its results are never taken for another's, and a Dask worker can tell.
     """
     package = Path(__file__).resolve().parents[1]  # the trainer package
-    files = sorted(package.rglob("*.py")) + sorted(p for p in (package.parent / "models").rglob("*") if p.is_file())
+    files = [*sorted(package.rglob("*.py")), *sorted(p for p in MODELS.rglob("*") if p.is_file())]
     digest = hashlib.sha256()
     for path in files:
-        digest.update(f"{path.relative_to(package.parent).as_posix()}\0{file_sha256(path)}\0".encode())
+        name = path.relative_to(MODELS.parent if MODELS in path.parents else package).as_posix()
+        digest.update(f"{name}\0{file_sha256(path)}\0".encode())
     return digest.hexdigest()
 
 
