@@ -14,6 +14,14 @@ from tests.conftest import REPO
 from tests.test_batch import write_transcript
 
 
+def command_line(process: psutil.Process) -> str:
+    """A process's command line; '' for one that is already gone (a helper the batch ran and ended)."""
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:
+        return ""
+
+
 def test_workers_exit_when_the_batch_is_killed(tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
@@ -26,7 +34,7 @@ def test_workers_exit_when_the_batch_is_killed(tmp_path):
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             children = parent.children(recursive=True)
-            workers = [c for c in children if "spawn_main" in " ".join(c.cmdline())]
+            workers = [c for c in children if "spawn_main" in command_line(c)]
             if len(workers) == 2:
                 break
             assert main.poll() is None, "the batch ended before its workers could be seen"
