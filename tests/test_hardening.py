@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from tests.conftest import SAMPLES
 from tests.hostile import silent_flac
-from tests.test_app import sign_in
+from tests.test_app import scored, sign_in
+from trainer.app import jobs
 from trainer.app.review import Correction, export_csv, review
 from trainer.batch.output import session_to_dict, write_session_json
 from trainer.cli import main
@@ -37,6 +38,8 @@ from trainer.speech.transcript_files import read_transcript
 def data_dir_env(tmp_path, monkeypatch):
     """The app finds the store's data directory (conftest's `store`) through the environment."""
     monkeypatch.setenv("TRAINER_DATA_DIR", str(tmp_path / "data"))
+    yield
+    jobs.stop_workers(timeout_s=60)
 
 
 @pytest.mark.parametrize(
@@ -196,6 +199,7 @@ def test_a_markdown_file_name_is_shown_as_text(store, people, steps):
     at.radio(key="source").set_value("Upload a file").run()
     at.file_uploader(key="upload").upload(name, b"RIFF" + b"\0" * 64, "audio/wav").run()
     at.button(key="score").click().run()
+    scored(at, store)
     assert not at.exception
     assert [t.value for t in at.title] == [markdown_text(name)]
 

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.hostile import HOSTILE_NAMES, STORE_IDS, write_broken_outputs, write_corpus
-from trainer.app.intake import score_upload
+from trainer.app import jobs
 from trainer.cli import main
 from trainer.errors import AccessDenied, TrainerError
 from trainer.safe_text import FORMULA_START
@@ -173,10 +173,14 @@ def test_uploads_with_hostile_names_and_contents_leave_nothing(store, people, tm
     uploads = [(p.name, p.read_bytes()) for p in corpus] + [(n, b"not audio" * 100) for n in UPLOAD_NAMES]
     outside = files(tmp_path / "c")
     for name, data in uploads:
-        with pytest.raises(TrainerError) as refused:
-            score_upload(store, people["ann"], name, data)
-        assert str(refused.value).startswith(name) or name in str(refused.value)
-    assert [p.name for p in files(store.data_dir)] == ["trainer.db"]
+        try:
+            jobs.submit(store, people["ann"], name, data)
+        except TrainerError as refused:  # refused at once (an empty file)
+            assert name in str(refused)
+            continue
+        job = jobs.run_next(store)
+        assert job.state == "failed" and " ".join(name.split()) in job.error and "\n" not in job.error, job
+    assert not [p for p in files(store.data_dir) if p.parent.name in ("incoming", "audio") or "audio" in p.parts]
     assert files(tmp_path / "c") == outside
     assert store.sessions(people["ann"]) == ()
     assert len(uploads) >= 20
