@@ -30,6 +30,7 @@ INTERVAL_KEYS = ("reflection_question_ratio", "complex_reflection_share", "open_
 CODES = tuple(Code)  # column order of a probability row
 _OQ, _CQ, _SR, _CR = (CODES.index(c) for c in Code if c is not Code.OTHER)
 MIN_DEFINED = 0.5  # share of draws in which a metric must be defined to get a range
+DRAW_BLOCK_VALUES = 2_000_000  # probabilities held per block of draws (float32): about 8 MB an array
 
 
 @dataclass(frozen=True)
@@ -84,15 +85,20 @@ def draw_counts(rows: np.ndarray, draws: int, seed: int, spread: float = 0.0) ->
     rng = np.random.default_rng(seed)
     with np.errstate(divide="ignore"):
         logits = np.log(rows.astype(np.float32))[None]
-    offsets = rng.normal(0.0, spread, (draws, 1, rows.shape[1])).astype(np.float32) if spread > 0 else 0.0
-    logits = logits + offsets
-    weights = np.exp(logits - logits.max(axis=2, keepdims=True))
-    cumulative = np.cumsum(weights / weights.sum(axis=2, keepdims=True), axis=2)
-    cumulative[..., -1] = 1.0  # rounding must not leave a draw without a code
-    picks = (rng.random((draws, len(rows), 1), dtype=np.float32) > cumulative).sum(axis=2)
+    offsets = rng.normal(0.0, spread, (draws, 1, rows.shape[1])).astype(np.float32) if spread > 0 else None
     counts = np.zeros((draws, rows.shape[1]), dtype=np.int64)
-    for k in range(rows.shape[1]):
-        counts[:, k] = (picks == k).sum(axis=1)
+    # Draws are made a block at a time so memory stays bounded on very long sessions; the
+    # random stream is consumed in the same order as one block of all draws would.
+    block = max(1, DRAW_BLOCK_VALUES // max(1, rows.size))
+    for first in range(0, draws, block):
+        shifted = logits if offsets is None else logits + offsets[first : first + block]
+        weights = np.exp(shifted - shifted.max(axis=2, keepdims=True))
+        cumulative = np.cumsum(weights / weights.sum(axis=2, keepdims=True), axis=2)
+        cumulative[..., -1] = 1.0  # rounding must not leave a draw without a code
+        n = min(block, draws - first)
+        picks = (rng.random((n, len(rows), 1), dtype=np.float32) > cumulative).sum(axis=2)
+        for k in range(rows.shape[1]):
+            counts[first : first + n, k] = (picks == k).sum(axis=1)
     return counts
 
 
