@@ -1,0 +1,80 @@
+"""The running panel of a live session, drawn with rich (terminal) or as plain rows (app)."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from trainer.live.stats import LiveStats, bands
+from trainer.schema import Code
+
+LABELS = {
+    Code.OPEN_QUESTION: "open questions",
+    Code.CLOSED_QUESTION: "closed questions",
+    Code.SIMPLE_REFLECTION: "simple reflections",
+    Code.COMPLEX_REFLECTION: "complex reflections",
+    Code.OTHER: "other",
+}
+METRIC_LABELS = {
+    "reflection_question_ratio": "reflections per question",
+    "complex_reflection_share": "complex share of reflections",
+    "open_question_share": "open share of questions",
+}
+LEVEL_STYLES = {"good": "green", "fair": "yellow", "practise": "red", "info": "dim"}
+BEHIND_S = 5.0  # more speech than this waiting: the panel says it is catching up
+
+
+def clock(seconds: float) -> str:
+    """mm:ss."""
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes:02d}:{rest:02d}"
+
+
+def share(value: float | None) -> str:
+    """A fraction as a percentage, or a dash when undefined."""
+    return "-" if value is None else f"{value:.0%}"
+
+
+def status_lines(stats: LiveStats) -> list[str]:
+    """Elapsed time, talk share, role note and how far behind the view is, one line each."""
+    lines = [f"{clock(stats.elapsed_s)}  counsellor talk share so far: {share(stats.talk_share)}", stats.roles_note]
+    if stats.error:
+        lines.append(stats.error)
+    elif not stats.ready:
+        lines.append("Loading the speech and coding models...")
+    if stats.waiting_s > BEHIND_S:
+        lines.append(f"Catching up: {stats.waiting_s:.0f} s of speech still to transcribe.")
+    if stats.skipped_s:
+        lines.append(
+            f"{stats.skipped_s:.0f} s of speech left out of these live figures (the recording and its score keep it)."
+        )
+    return lines
+
+
+def metric_rows(stats: LiveStats) -> list[tuple[str, str, str]]:
+    """(label, value, MITI level) for each judged metric."""
+    rows = []
+    for key, value, lvl, good in bands(stats.metrics):
+        shown = "-" if value is None else (f"{value:.2f}" if key == "reflection_question_ratio" else share(value))
+        rows.append((f"{METRIC_LABELS[key]} ({good})", shown, lvl))
+    return rows
+
+
+def render(stats: LiveStats) -> RenderableType:
+    """The whole panel for a terminal."""
+    counts = Table.grid(padding=(0, 2))
+    for code in Code:
+        counts.add_row(LABELS[code], str(stats.metrics.count(code)))
+    metrics = Table.grid(padding=(0, 2))
+    for label, value, lvl in metric_rows(stats):
+        metrics.add_row(label, Text(value, style=LEVEL_STYLES[lvl]), Text(lvl, style=LEVEL_STYLES[lvl]))
+    recent = Table.grid(padding=(0, 2))
+    for c in stats.recent:
+        recent.add_row(Text(LABELS[c.code], style="bold"), c.text)
+    parts: list[RenderableType] = [Text("\n".join(status_lines(stats))), counts, metrics]
+    if stats.recent:
+        parts += [Text("Last coded:", style="bold"), recent]
+    parts += [Text(n, style="bold magenta") for n in stats.nudges]
+    return Panel(Group(*parts), title="Live practice (Enter or Ctrl-C ends and scores)")
