@@ -53,12 +53,12 @@ def status_lines(stats: LiveStats) -> list[str]:
     return lines
 
 
-def metric_rows(stats: LiveStats) -> list[tuple[str, str, str]]:
-    """(label, value, MITI level) for each judged metric."""
+def metric_rows(stats: LiveStats) -> list[tuple[str, str, str, str]]:
+    """(label, value, MITI level, where 'good' starts) for each judged metric."""
     rows = []
     for key, value, lvl, good in bands(stats.metrics):
         shown = "-" if value is None else (f"{value:.2f}" if key == "reflection_question_ratio" else share(value))
-        rows.append((f"{METRIC_LABELS[key]} ({good})", shown, lvl))
+        rows.append((METRIC_LABELS[key], shown, lvl, good))
     return rows
 
 
@@ -68,8 +68,9 @@ def render(stats: LiveStats) -> RenderableType:
     for code in Code:
         counts.add_row(LABELS[code], str(stats.metrics.count(code)))
     metrics = Table.grid(padding=(0, 2))
-    for label, value, lvl in metric_rows(stats):
-        metrics.add_row(label, Text(value, style=LEVEL_STYLES[lvl]), Text(lvl, style=LEVEL_STYLES[lvl]))
+    for label, value, lvl, good in metric_rows(stats):
+        style = LEVEL_STYLES[lvl]
+        metrics.add_row(label, Text(value, style=style), Text(lvl, style=style), Text(f"({good})", style="dim"))
     recent = Table.grid(padding=(0, 2))
     for c in stats.recent:
         recent.add_row(Text(LABELS[c.code], style="bold"), c.text)

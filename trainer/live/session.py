@@ -108,7 +108,7 @@ class LiveSession:
         """End the stream: speech still going on is closed; with `wait`, everything heard is coded."""
         for segmenter in self._segmenters:
             for window in segmenter.flush():
-                self._enqueue(window)
+                self._enqueue(window, block=True)
         if not wait:  # drop what waits: the final score does not need it
             while True:
                 try:
@@ -144,13 +144,13 @@ class LiveSession:
                 error=self.errors[-1] if self.errors else "",
             )
 
-    def _enqueue(self, window: SpeechWindow) -> None:
+    def _enqueue(self, window: SpeechWindow, block: bool = False) -> None:
+        """Hand a window to the worker; from the audio thread, leave it out of the view if too much waits."""
         try:
-            self._waiting.put_nowait(window)
+            self._waiting.put(window, block=block)
         except queue.Full:
             with self._lock:
                 self._skipped_s += window.duration_s
-            log.warning("live view behind: %.1f s of speech left out of it (kept in the recording)", window.duration_s)
             return
         with self._lock:
             self._waiting_s += window.duration_s

@@ -68,6 +68,6 @@ def nudges(counsellor_run_s: float, coded: Sequence[CodedUtterance]) -> tuple[st
 def bands(metrics: Metrics) -> list[tuple[str, float | None, str, str]]:
     """(metric key, value, MITI level, what 'good' means) for each judged metric."""
     return [
-        (key, getattr(metrics, key), level(key, getattr(metrics, key)), f"good >= {t.good:g} ({t.source})")
+        (key, getattr(metrics, key), level(key, getattr(metrics, key)), f"good from {t.good:g}, {t.source}")
         for key, t in THRESHOLDS.items()
     ]
