@@ -33,11 +33,11 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from trainer import record as recorder
-from trainer.audio import SAMPLE_RATE, load_audio
 from trainer.live.session import LiveSession
 from trainer.pipeline import run_session
 from trainer.schema import Code
+from trainer.speech import record as recorder
+from trainer.speech.audio import SAMPLE_RATE, load_audio
 
 BLOCK_S = 0.1
 

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from tests.conftest import JFK_TEXT, SAMPLES, normalise
-from trainer.audio import load_audio
 from trainer.live.roles import ChannelRoles, VoiceRoles, embed_voice
 from trainer.live.vad import Segmenter, SegmenterOptions, StreamingVad
 from trainer.live.windows import batch, context_of, transcribe_windows
 from trainer.schema import Role
-from trainer.transcribe import TranscribeOptions
+from trainer.speech.audio import load_audio
+from trainer.speech.transcribe import TranscribeOptions
 
 BLOCK = 1600  # 100 ms, as the recorder delivers blocks
 

@@ -9,13 +9,13 @@ import pytest
 from rich.console import Console
 
 from tests.conftest import CQ, CR, OQ, OT, SAMPLES, SR
-from trainer.audio import load_audio
 from trainer.live import session as live_session
 from trainer.live.panel import render
 from trainer.live.session import LiveOptions, LiveSession
 from trainer.live.stats import LONG_TURN_NUDGE, STREAK_NUDGE, LiveStats, nudges, question_streak
-from trainer.metrics import compute_metrics
 from trainer.schema import Code, CodedUtterance, Role, Utterance
+from trainer.scoring.metrics import compute_metrics
+from trainer.speech.audio import load_audio
 
 
 def said(*codes: Code) -> list[CodedUtterance]:

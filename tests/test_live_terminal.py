@@ -14,10 +14,10 @@ from click.testing import CliRunner
 
 from tests.conftest import SHARED_AUDIO
 from tests.test_record import opener
-from trainer import record as recorder
 from trainer.cli import main
 from trainer.live import terminal
 from trainer.schema import Role
+from trainer.speech import record as recorder
 
 CODE_TIMEOUT_S = 600  # models load and code one utterance on a busy shared 2-core machine
 

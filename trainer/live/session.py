@@ -23,10 +23,10 @@ from trainer.live.roles import ChannelRoles, RoleTracker, VoiceRoles
 from trainer.live.stats import RECENT, LiveStats, nudges
 from trainer.live.vad import SAMPLE_RATE, Segmenter, SegmenterOptions, SpeechWindow
 from trainer.live.windows import batch, context_of, transcribe_windows
-from trainer.metrics import compute_metrics
 from trainer.schema import CodedUtterance, Role, Utterance, Word
-from trainer.transcribe import TranscribeOptions, load_model
-from trainer.utterances import MAX_PAUSE_S, is_backchannel
+from trainer.scoring.metrics import compute_metrics
+from trainer.scoring.utterances import MAX_PAUSE_S, is_backchannel
+from trainer.speech.transcribe import TranscribeOptions, load_model
 
 log = logging.getLogger("trainer")
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from trainer.metrics import THRESHOLDS, level
 from trainer.schema import Code, CodedUtterance, Metrics, Role
+from trainer.scoring.metrics import THRESHOLDS, level
 
 LONG_TURN_S = 60.0  # the counsellor has talked this long without the client speaking: nudge
 QUESTION_STREAK = 3  # this many questions in a row without a reflection: nudge

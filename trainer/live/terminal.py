@@ -10,10 +10,10 @@ from typing import Any
 from rich.console import Console
 from rich.live import Live
 
-from trainer import record as recorder
 from trainer.live.panel import render
 from trainer.live.session import LiveOptions, LiveSession
 from trainer.live.stats import LiveStats
+from trainer.speech import record as recorder
 
 REFRESH_PER_S = 4  # panel redraws per second
 

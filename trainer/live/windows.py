@@ -15,7 +15,7 @@ import numpy as np
 
 from trainer.live.vad import SAMPLE_RATE, SpeechWindow
 from trainer.schema import Word
-from trainer.transcribe import TranscribeOptions, transcribe
+from trainer.speech.transcribe import TranscribeOptions, transcribe
 
 MAX_BATCH_S = 25.0  # speech per Whisper call when catching up; Whisper reads 30 s at most
 GAP_S = 0.3  # silence put between windows transcribed together, so words do not run on
