@@ -225,7 +225,7 @@ class LiveSession:
             before = next((c.utterance for c in reversed(self._coded[:j]) if c.speaker is Role.CLIENT), None)
             target = self._coded[j].utterance
         context = [before, target] if before is not None else [target]
-        code = self.coder.code(context)[-1]
+        code = _code_last(self.coder, context)
         with self._lock:
             self._coded[j] = code
             self.events.append(CodedEvent(target.end or window.end, self.heard_s))
@@ -252,6 +252,22 @@ class LiveSession:
         elif words and not all(is_backchannel(w) for w in words):
             self._run_start = None
         self._last_end[role] = max(self._last_end[role], window.end)
+
+
+def _code_last(coder: Coder, utterances: list[Utterance]) -> CodedUtterance:
+    """Code the last utterance in its context on one torch thread.
+
+    Two threads ran this small model several times slower on a busy 2-core machine (the
+    same finding as trainer.diarize's encoder), and Whisper needs the cores meanwhile.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return coder.code(utterances)[-1]
+    finally:
+        torch.set_num_threads(threads)
 
 
 class _Resampler:
