@@ -11,7 +11,15 @@ import pytest
 import soundfile
 
 from tests.conftest import SAMPLES
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, app_url  # noqa: F401 - app_url is a fixture
+from tests.test_browser import (  # noqa: F401 - app_url and data_dir are fixtures
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    app_url,
+    data_dir,
+    open_page,
+    screenshot_on_failure,
+    sign_in,
+)
 from trainer.speech.audio import load_audio
 
 CODES_TIMEOUT_MS = 300_000  # models load, then the first utterances are coded, on a busy 2-core machine
@@ -39,39 +47,34 @@ def test_live_page_counts_rise_while_talking_then_the_take_is_scored(app_url, tm
     ]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=args)
-        page = browser.new_page(viewport={"width": 1400, "height": 1200})
+        page = open_page(browser, app_url)
         try:
-            page.goto(app_url)
-            page.get_by_label("User name").fill("ann")
-            page.get_by_role("textbox", name="Password").fill("password1")
-            page.get_by_role("button", name="Sign in").click()
-            page.get_by_text("Live", exact=True).click()
-            component = page.frame_locator("iframe[title*='webrtc']")
-            component.get_by_role("button", name="Start").click()
-            panel = page.locator(".st-key-live_panel")
-            expect(panel).to_contain_text("first voice heard", timeout=CODES_TIMEOUT_MS)
-            seen = []
-            page.wait_for_function(
-                "() => /Last coded/.test(document.querySelector('.st-key-live_panel')?.innerText || '')",
-                timeout=CODES_TIMEOUT_MS,
-            )
-            seen.append(coded_count(panel.inner_text()))
-            page.wait_for_timeout(1000)
-            deadline_ms = CODES_TIMEOUT_MS
-            while coded_count(panel.inner_text()) <= seen[0] and deadline_ms > 0:
-                page.wait_for_timeout(2000)
-                deadline_ms -= 2000
-            seen.append(coded_count(panel.inner_text()))
-            assert seen[0] >= 1 and seen[1] > seen[0]  # the counts rose during playback
-            if os.environ.get("LIVE_SCREENSHOT"):  # the README's picture of the page
-                page.screenshot(path=os.environ["LIVE_SCREENSHOT"], full_page=True)
-            component.get_by_role("button", name="Stop and score").click()
-            expect(page.get_by_role("button", name="Printable report")).to_be_visible(timeout=SCORE_TIMEOUT_MS)
-            expect(page.locator("h1").first).to_contain_text("Live")
-            expect(page.locator(".st-key-feedback")).to_contain_text("Feedback")
-            expect(page.locator("[data-testid=stException]")).to_have_count(0)
-        except Exception:
-            page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
-            raise
+            with screenshot_on_failure(page, tmp_path):
+                sign_in(page, "ann")
+                page.get_by_text("Live", exact=True).click()
+                component = page.frame_locator("iframe[title*='webrtc']")
+                component.get_by_role("button", name="Start").click()
+                panel = page.locator(".st-key-live_panel")
+                expect(panel).to_contain_text("first voice heard", timeout=CODES_TIMEOUT_MS)
+                seen = []
+                page.wait_for_function(
+                    "() => /Last coded/.test(document.querySelector('.st-key-live_panel')?.innerText || '')",
+                    timeout=CODES_TIMEOUT_MS,
+                )
+                seen.append(coded_count(panel.inner_text()))
+                page.wait_for_timeout(1000)
+                deadline_ms = CODES_TIMEOUT_MS
+                while coded_count(panel.inner_text()) <= seen[0] and deadline_ms > 0:
+                    page.wait_for_timeout(2000)
+                    deadline_ms -= 2000
+                seen.append(coded_count(panel.inner_text()))
+                assert seen[0] >= 1 and seen[1] > seen[0]  # the counts rose during playback
+                if os.environ.get("LIVE_SCREENSHOT"):  # the README's picture of the page
+                    page.screenshot(path=os.environ["LIVE_SCREENSHOT"], full_page=True)
+                component.get_by_role("button", name="Stop and score").click()
+                expect(page.get_by_role("button", name="Printable report")).to_be_visible(timeout=SCORE_TIMEOUT_MS)
+                expect(page.locator("h1").first).to_contain_text("Live")
+                expect(page.locator(".st-key-feedback")).to_contain_text("Feedback")
+                expect(page.locator("[data-testid=stException]")).to_have_count(0)
         finally:
             browser.close()
