@@ -11,6 +11,7 @@ say how much: the recording on disk is written by the recorder and never skips a
 
 from __future__ import annotations
 
+import bisect
 import logging
 import queue
 import threading
@@ -214,9 +215,9 @@ class LiveSession:
             text = " ".join(w.text for w in words)
             start, end = round(words[0].start, 2), round(max(w.end for w in words), 2)
             j = self._continues(role, start)
-            if j is None:
-                self._coded.append(CodedUtterance(Utterance(role, text, start, end)))
-                j = len(self._coded) - 1
+            if j is None:  # a new utterance, in order of start (stereo voices may overlap)
+                j = bisect.bisect_right([c.utterance.start or 0.0 for c in self._coded], start)
+                self._coded.insert(j, CodedUtterance(Utterance(role, text, start, end)))
             else:
                 u = self._coded[j].utterance
                 self._coded[j] = CodedUtterance(replace(u, text=f"{u.text} {text}", end=max(u.end or end, end)))

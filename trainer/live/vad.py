@@ -16,6 +16,8 @@ SAMPLE_RATE = 16000  # Hz; what Silero and Whisper expect
 WINDOW = 512  # samples Silero scores at a time (32 ms)
 CONTEXT = 64  # samples of the previous window Silero reads before each window
 STATE_SHAPE = (1, 1, 128)  # Silero v6's recurrent state (h and c)
+DOMINANCE_FRAME = 320  # samples (20 ms) per frame when comparing channels
+SPEECH_RANGE_DB = 30.0  # frames within this of a window's loudest are its speech
 
 
 @dataclass(frozen=True)
@@ -150,10 +152,9 @@ class Segmenter:
         lo = max(self._buffer_start, start - pad)
         hi = min(self._buffer_start + self._buffer.shape[1], end + pad)
         span = self._buffer[:, lo - self._buffer_start : hi - self._buffer_start]
-        db = 10 * np.log10(np.einsum("ij,ij->i", span, span, dtype=np.float64) + 1e-12)
-        others = np.delete(db, self.channel)
-        dominance = float(db[self.channel] - others.max()) if others.size else float("inf")
-        return SpeechWindow(lo / SAMPLE_RATE, hi / SAMPLE_RATE, span[self.channel].copy(), self.channel, dominance)
+        return SpeechWindow(
+            lo / SAMPLE_RATE, hi / SAMPLE_RATE, span[self.channel].copy(), self.channel, _dominance(span, self.channel)
+        )
 
     def _drop_before(self, sample: int) -> None:
         """Forget samples before `sample` (never any of the speech still going on)."""
@@ -163,3 +164,20 @@ class Segmenter:
         if drop > 0:
             self._buffer = self._buffer[:, drop:]
             self._buffer_start += drop
+
+
+def _dominance(span: np.ndarray, channel: int) -> float:
+    """Median over the window's speech frames of its channel's level minus the loudest other's, in dB.
+
+    The median, so that a stretch where both people talk at once does not count against
+    the voice that owns the window, while the other voice picked up across the room
+    (below the other channel in every frame) does.
+    """
+    if span.shape[0] < 2:
+        return float("inf")
+    n = span.shape[1] // DOMINANCE_FRAME
+    frames = span[:, : n * DOMINANCE_FRAME].reshape(span.shape[0], n, DOMINANCE_FRAME)
+    db = 10 * np.log10(np.einsum("cij,cij->ci", frames, frames, dtype=np.float64) + 1e-12)
+    own, other = db[channel], np.delete(db, channel, axis=0).max(axis=0)
+    speech = own >= own.max() - SPEECH_RANGE_DB
+    return float(np.median(own[speech] - other[speech])) if n else float("inf")
