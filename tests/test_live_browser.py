@@ -21,6 +21,7 @@ from tests.test_browser import (  # noqa: F401 - app_url and data_dir are fixtur
     sign_in,
 )
 from trainer.speech.audio import load_audio
+from trainer.vocabulary import CODE_LABELS
 
 CODES_TIMEOUT_MS = 300_000  # models load, then the first utterances are coded, on a busy 2-core machine
 SCORE_TIMEOUT_MS = 600_000  # a 65-s single-microphone take is diarized and scored; minutes on a shared machine
@@ -30,8 +31,7 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debia
 
 def coded_count(text: str) -> int:
     """Sum of the five code counts shown on the panel."""
-    labels = ("open questions", "closed questions", "simple reflections", "complex reflections", "other")
-    return sum(int(m.group(1)) for label in labels for m in re.finditer(rf"{label}\s+(\d+)", text))
+    return sum(int(m.group(1)) for label in CODE_LABELS.values() for m in re.finditer(rf"{label}\s+(\d+)", text))
 
 
 def test_live_page_counts_rise_while_talking_then_the_take_is_scored(app_url, tmp_path):  # noqa: F811

@@ -59,10 +59,10 @@ def test_panel_shows_counts_bands_recent_nudges_and_lag():
     console.print(render(stats))
     text = " ".join(console.export_text().split())
     assert "02:05 counsellor talk share so far: 25%" in text
-    for row in ("open questions 1", "closed questions 2", "simple reflections 1", "complex reflections 0"):
+    for row in ("Open question 1", "Closed question 2", "Simple reflection 1", "Complex reflection 0", "Other 0"):
         assert row in text
-    assert "reflections per question 0.33 practise (good from 2, MITI 4.2.1)" in text
-    assert "open share of questions 33% practise (good from 0.7, MITI 3.1.1)" in text
+    assert "Reflections per question 0.3 practise (good from 2, MITI 4.2.1)" in text
+    assert "Open questions 33% practise (good from 0.7, MITI 3.1.1)" in text
     assert "Catching up: 12 s of speech" in text and "3 s of speech left out" in text
     assert STREAK_NUDGE in text and "utterance 3" in text
 

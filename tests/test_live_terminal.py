@@ -12,7 +12,7 @@ import pytest
 import soundfile
 from click.testing import CliRunner
 
-from tests.conftest import SHARED_AUDIO
+from tests.conftest import TEST_DATA
 from tests.test_record import opener
 from trainer.cli import main
 from trainer.live import terminal
@@ -38,7 +38,7 @@ class EnterWhen(io.RawIOBase):
 
 
 def test_live_panel_shows_codes_while_recording_then_scores(monkeypatch, tmp_path):
-    stereo = soundfile.read(SHARED_AUDIO / "stereo_diarization.wav", dtype="float32", always_2d=True)[0]
+    stereo = soundfile.read(TEST_DATA / "stereo_diarization.wav", dtype="float32", always_2d=True)[0]
     stereo = np.concatenate([stereo, np.zeros((16000, 2), np.float32)])  # the left voice talks to the end: a pause
     monkeypatch.setattr(recorder, "open_microphone", opener(stereo, 16000, realtime=True))
     sessions = []

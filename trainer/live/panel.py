@@ -9,20 +9,9 @@ from rich.text import Text
 
 from trainer.live.stats import LiveStats, bands
 from trainer.schema import Code
+from trainer.vocabulary import CODE_LABELS
 
-LABELS = {
-    Code.OPEN_QUESTION: "open questions",
-    Code.CLOSED_QUESTION: "closed questions",
-    Code.SIMPLE_REFLECTION: "simple reflections",
-    Code.COMPLEX_REFLECTION: "complex reflections",
-    Code.OTHER: "other",
-}
-METRIC_LABELS = {
-    "reflection_question_ratio": "reflections per question",
-    "complex_reflection_share": "complex share of reflections",
-    "open_question_share": "open share of questions",
-}
-LEVEL_STYLES = {"good": "green", "fair": "yellow", "practise": "red", "info": "dim"}
+LEVEL_STYLES = {"good": "green", "fair": "yellow", "practise": "red", "note": "dim"}
 BEHIND_S = 5.0  # more speech than this waiting: the panel says it is catching up
 
 
@@ -53,27 +42,18 @@ def status_lines(stats: LiveStats) -> list[str]:
     return lines
 
 
-def metric_rows(stats: LiveStats) -> list[tuple[str, str, str, str]]:
-    """(label, value, MITI level, where 'good' starts) for each judged metric."""
-    rows = []
-    for key, value, lvl, good in bands(stats.metrics):
-        shown = "-" if value is None else (f"{value:.2f}" if key == "reflection_question_ratio" else share(value))
-        rows.append((METRIC_LABELS[key], shown, lvl, good))
-    return rows
-
-
 def render(stats: LiveStats) -> RenderableType:
     """The whole panel for a terminal."""
     counts = Table.grid(padding=(0, 2))
     for code in Code:
-        counts.add_row(LABELS[code], str(stats.metrics.count(code)))
+        counts.add_row(CODE_LABELS[code], str(stats.metrics.count(code)))
     metrics = Table.grid(padding=(0, 2))
-    for label, value, lvl, good in metric_rows(stats):
+    for label, value, lvl, good in bands(stats.metrics):
         style = LEVEL_STYLES[lvl]
         metrics.add_row(label, Text(value, style=style), Text(lvl, style=style), Text(f"({good})", style="dim"))
     recent = Table.grid(padding=(0, 2))
     for c in stats.recent:
-        recent.add_row(Text(LABELS[c.code], style="bold"), c.text)
+        recent.add_row(Text(CODE_LABELS[c.code], style="bold"), c.text)
     parts: list[RenderableType] = [Text("\n".join(status_lines(stats))), counts, metrics]
     if stats.recent:
         parts += [Text("Last coded:", style="bold"), recent]

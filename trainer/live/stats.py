@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from trainer.schema import Code, CodedUtterance, Metrics, Role
-from trainer.scoring.metrics import THRESHOLDS, level
+from trainer.vocabulary import LEVEL_LABELS, METRICS
 
 LONG_TURN_S = 60.0  # the counsellor has talked this long without the client speaking: nudge
 QUESTION_STREAK = 3  # this many questions in a row without a reflection: nudge
@@ -65,9 +65,15 @@ def nudges(counsellor_run_s: float, coded: Sequence[CodedUtterance]) -> tuple[st
     return tuple(out)
 
 
-def bands(metrics: Metrics) -> list[tuple[str, float | None, str, str]]:
-    """(metric key, value, MITI level, what 'good' means) for each judged metric."""
+def bands(metrics: Metrics) -> list[tuple[str, str, str, str]]:
+    """(label, value as shown, MITI level, where 'good' starts) for each MITI-judged metric."""
     return [
-        (key, getattr(metrics, key), level(key, getattr(metrics, key)), f"good from {t.good:g}, {t.source}")
-        for key, t in THRESHOLDS.items()
+        (
+            m.label,
+            m.show(getattr(metrics, m.key)),
+            LEVEL_LABELS[m.judge(getattr(metrics, m.key))],
+            f"good from {m.good:g}, {m.source}",
+        )
+        for m in METRICS
+        if m.miti
     ]

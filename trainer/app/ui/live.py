@@ -16,9 +16,10 @@ from trainer.app.accounts import User
 from trainer.app.store import Store
 from trainer.app.ui.practise import submit_upload
 from trainer.live.browser import BrowserRecording
-from trainer.live.panel import LABELS, metric_rows, status_lines
-from trainer.live.stats import LiveStats
+from trainer.live.panel import status_lines
+from trainer.live.stats import LiveStats, bands
 from trainer.schema import Code
+from trainer.vocabulary import CODE_LABELS
 
 REFRESH_S = 1.0  # how often the panel redraws while the microphone streams
 # The component's own messages, each one plain line.
@@ -78,8 +79,8 @@ def render_panel(stats: LiveStats) -> None:
     for line in status_lines(stats):
         st.caption(line)
     for column, code in zip(st.columns(len(Code)), Code):
-        column.metric(LABELS[code], stats.metrics.count(code))
-    for column, (label, value, level, good) in zip(st.columns(3), metric_rows(stats)):
+        column.metric(CODE_LABELS[code], stats.metrics.count(code))
+    for column, (label, value, level, good) in zip(st.columns(3), bands(stats.metrics)):
         column.metric(label, value, help=good)
         column.caption(f"{level} ({good})")
     for nudge in stats.nudges:
@@ -87,4 +88,4 @@ def render_panel(stats: LiveStats) -> None:
     if stats.recent:
         st.markdown("**Last coded**")
         for c in reversed(stats.recent):
-            st.markdown(f"- *{LABELS[c.code]}*: {c.text}")
+            st.markdown(f"- *{CODE_LABELS[c.code]}*: {c.text}")
