@@ -24,12 +24,10 @@ from trainer.live.vad import SAMPLE_RATE, SpeechWindow
 from trainer.schema import Role
 
 CROSS_TALK_DB = -6.0  # a stereo window this far below the other channel is the other voice
-# A window's voice at most this similar (cosine) to the counsellor's is a new voice: the
-# client's. Mean voices of two speakers measured 0.56-0.68 with this encoder, one voice
-# split in two 0.84-0.96 (trainer.diarize).
+# A window's voice at most this similar (cosine) to the counsellor's is a new voice: the client's.
 NEW_VOICE = 0.72
 RELIABLE_S = 0.8  # shorter windows are placed but do not shape the running voices
-PIECE_S = 1.6  # the voice encoder was trained on pieces this long
+PIECE_S = 1.5  # seconds per embedded piece, about the diarizer's window
 
 Embedder = Callable[[np.ndarray], np.ndarray]  # 16 kHz mono samples -> unit voice vector
 
@@ -59,14 +57,12 @@ class ChannelRoles:
 
 
 def embed_voice(samples: np.ndarray) -> np.ndarray:
-    """Unit voice vector of a stretch of one voice: the mean of its PIECE_S pieces' embeddings."""
-    from trainer.diarize import FRAME, embed_pieces
+    """Unit voice vector of a stretch of one voice: the mean of CAM++ embeddings of its PIECE_S pieces."""
+    from trainer.speakers.diarize import embed_windows
 
-    frames = max(1, len(samples) // FRAME)
-    per_piece = round(PIECE_S * SAMPLE_RATE / FRAME)
-    cuts = np.linspace(0, frames, max(1, round(frames / per_piece)) + 1).astype(int)
-    vectors = embed_pieces(samples, list(zip(cuts[:-1], cuts[1:])))
-    mean = vectors.mean(axis=0)
+    duration = len(samples) / SAMPLE_RATE
+    cuts = np.linspace(0.0, duration, max(1, round(duration / PIECE_S)) + 1)
+    mean = embed_windows(samples, list(zip(cuts[:-1], cuts[1:]))).mean(axis=0)
     return mean / (np.linalg.norm(mean) or 1.0)
 
 
