@@ -27,7 +27,8 @@ CROSS_TALK_DB = -6.0  # a stereo window this far below the other channel is the 
 # A window's voice at most this similar (cosine) to the counsellor's is a new voice: the client's.
 NEW_VOICE = 0.72
 RELIABLE_S = 0.8  # shorter windows are placed but do not shape the running voices
-PIECE_S = 1.5  # seconds per embedded piece, about the diarizer's window
+PIECE_S = 1.5  # seconds per embedded piece: the encoder's window (trainer.speakers.diarize)
+PIECE_SHIFT_S = 0.6  # pieces start this far apart, as in the diarizer
 
 Embedder = Callable[[np.ndarray], np.ndarray]  # 16 kHz mono samples -> unit voice vector
 
@@ -60,9 +61,12 @@ def embed_voice(samples: np.ndarray) -> np.ndarray:
     """Unit voice vector of a stretch of one voice: the mean of CAM++ embeddings of its PIECE_S pieces."""
     from trainer.speakers.diarize import embed_windows
 
+    # The encoder's feature extractor needs a whole window: a short stretch is repeated to fill one.
+    samples = np.tile(samples, int(np.ceil(PIECE_S * SAMPLE_RATE / max(1, len(samples)))))
     duration = len(samples) / SAMPLE_RATE
-    cuts = np.linspace(0.0, duration, max(1, round(duration / PIECE_S)) + 1)
-    mean = embed_windows(samples, list(zip(cuts[:-1], cuts[1:]))).mean(axis=0)
+    starts = np.arange(0.0, duration - PIECE_S + 1e-9, PIECE_SHIFT_S)
+    pieces = [(float(a), float(a) + PIECE_S) for a in starts] + [(duration - PIECE_S, duration)]
+    mean = embed_windows(np.ascontiguousarray(samples, dtype=np.float32), pieces).mean(axis=0)
     return mean / (np.linalg.norm(mean) or 1.0)
 
 
