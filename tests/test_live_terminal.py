@@ -16,8 +16,11 @@ from tests.conftest import TEST_DATA
 from tests.test_record import opener
 from trainer.cli import main
 from trainer.live import terminal
+from trainer.live.roles import ChannelRoles, VoiceRoles, embed_voice
+from trainer.live.session import LiveOptions, default_roles
 from trainer.schema import Role
 from trainer.speech import record as recorder
+from trainer.speech.audio import load_audio
 
 CODE_TIMEOUT_S = 600  # models load and code one utterance on a busy shared 2-core machine
 
@@ -82,4 +85,21 @@ def test_live_without_a_microphone_says_so_in_one_line(tmp_path):
     result = CliRunner().invoke(main, ["record", "--out", str(tmp_path / "s.wav"), "--live"], input="\n")
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines()[-1].startswith("Error: no microphone to record from")
+    assert "Live practice" not in result.stderr
+
+
+def test_live_with_an_enrolled_voice_anchors_the_counsellor_on_it(tmp_path, monkeypatch):
+    voice = embed_voice(load_audio(TEST_DATA / "jfk.flac").mono())
+    np.save(tmp_path / "alex.npy", voice)
+    roles = default_roles(LiveOptions(counsellor_voice=str(tmp_path / "alex.npy")), channels=1)
+    assert isinstance(roles, VoiceRoles) and "enrolled voice" in roles.note
+    assert np.allclose(roles.voices[Role.COUNSELLOR], voice)
+    assert isinstance(default_roles(LiveOptions(counsellor_voice=str(tmp_path / "alex.npy")), channels=2), ChannelRoles)
+    # An unknown name stops before the microphone opens, in one line.
+    opened = []
+    monkeypatch.setattr(recorder, "open_microphone", opener(np.zeros((16000, 1), np.float32), opened=opened))
+    args = ["record", "--out", str(tmp_path / "s.wav"), "--live", "--counsellor-voice", "nobody"]
+    result = CliRunner().invoke(main, args, input="\n")
+    assert result.exit_code == 1 and not opened
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: no enrolled voice or file 'nobody'")
     assert "Live practice" not in result.stderr

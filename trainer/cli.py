@@ -353,6 +353,7 @@ def live_record(out: Path, stop: Any, options: PipelineOptions, record_options: 
         transcribe=replace(options.transcribe, beam_size=LiveOptions().transcribe.beam_size),
         coder=options.coder,
         swap_roles=options.speakers.swap_roles,
+        counsellor_voice=options.speakers.counsellor_voice,
     )
     done, _ = record_live(out, stop, Console(stderr=True), live, record_options)
     return done

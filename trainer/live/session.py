@@ -27,6 +27,7 @@ from trainer.live.windows import batch, context_of, transcribe_windows
 from trainer.schema import CodedUtterance, Role, Utterance, Word
 from trainer.scoring.metrics import compute_metrics
 from trainer.scoring.utterances import MAX_PAUSE_S, is_backchannel
+from trainer.speakers.enrol import load_profile
 from trainer.speech.transcribe import TranscribeOptions, load_model
 
 log = logging.getLogger("trainer")
@@ -40,6 +41,7 @@ class LiveOptions:
     coder: str = DEFAULT_CODER  # name in trainer.coding.CODERS
     segmenter: SegmenterOptions = field(default_factory=lambda: SegmenterOptions(min_silence_s=0.2))
     swap_roles: bool = False  # the counsellor is the right channel, or the second voice heard
+    counsellor_voice: str | None = None  # an enrolled name or a recording: one microphone's roles anchor on it
     max_waiting: int = 64  # windows that may wait for the worker; more are left out of the live view
 
 
@@ -49,6 +51,18 @@ class CodedEvent:
 
     utterance_end_s: float  # end of the utterance in the stream
     heard_s: float  # stream time already heard when the code appeared
+
+
+def default_roles(options: LiveOptions, channels: int) -> RoleTracker:
+    """By channel for stereo; else by voice, anchored on the enrolled voice or the first voice heard.
+
+    Raises:
+        TrainerError: the enrolled voice named cannot be found or used.
+    """
+    if channels == 2:
+        return ChannelRoles(options.swap_roles)
+    profile = load_profile(options.counsellor_voice) if options.counsellor_voice else None
+    return VoiceRoles(profile=profile, swap=options.swap_roles)
 
 
 class LiveSession:
@@ -68,13 +82,11 @@ class LiveSession:
             samplerate: rate of the blocks given to `feed`.
             channels: 2 for one microphone per person (roles by channel), else 1.
             options: decoding, coder and VAD settings.
-            roles: how to tell counsellor from client; default by channel for stereo,
-                else by voice with the first voice heard as the counsellor.
+            roles: how to tell counsellor from client; default `default_roles`.
             coder: a loaded coder (default: `options.coder`, loaded on the worker).
         """
         self.options, self.samplerate, self.channels = options, samplerate, channels
-        default_roles = ChannelRoles(options.swap_roles) if channels == 2 else VoiceRoles(swap=options.swap_roles)
-        self.roles = roles or default_roles
+        self.roles = roles or default_roles(options, channels)
         self.coder = coder
         self._segmenters = [Segmenter(options.segmenter, c) for c in range(channels if channels == 2 else 1)]
         self._resampler = _Resampler(samplerate, channels)

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.live import Live
 
 from trainer.live.panel import render
-from trainer.live.session import LiveOptions, LiveSession
+from trainer.live.session import LiveOptions, LiveSession, default_roles
 from trainer.live.stats import LiveStats
 from trainer.speech import record as recorder
 
@@ -36,8 +36,10 @@ def record_live(
 
     Raises:
         RecordingError: no microphone, or the file cannot be written.
+        TrainerError: the enrolled voice in `live` cannot be found or used.
     """
     opener = open_stream or recorder.open_microphone
+    roles = default_roles(live, options.channels)  # an enrolled voice that cannot be used stops before recording
     sessions: list[LiveSession] = []
 
     with ExitStack() as stack:
@@ -45,7 +47,7 @@ def record_live(
 
         def open_and_listen(**kwargs: Any) -> recorder.InputStream:
             stream = opener(**kwargs)
-            sessions.append(LiveSession(int(stream.samplerate), kwargs["channels"], live))
+            sessions.append(LiveSession(int(stream.samplerate), kwargs["channels"], live, roles))
             views.append(stack.enter_context(Live(console=console, refresh_per_second=REFRESH_PER_S)))
             return stream
 
