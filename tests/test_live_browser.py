@@ -20,6 +20,7 @@ from tests.test_browser import (  # noqa: F401 - app_url and data_dir are fixtur
     screenshot_on_failure,
     sign_in,
 )
+from trainer.app.ui.live import REFUSED
 from trainer.speech.audio import load_audio
 from trainer.vocabulary import CODE_LABELS
 
@@ -75,6 +76,29 @@ def test_live_page_counts_rise_while_talking_then_the_take_is_scored(app_url, tm
                 expect(page.get_by_role("button", name="Printable report")).to_be_visible(timeout=SCORE_TIMEOUT_MS)
                 expect(page.locator("h1").first).to_contain_text("Live")
                 expect(page.locator(".st-key-feedback")).to_contain_text("Feedback")
+                expect(page.locator("[data-testid=stException]")).to_have_count(0)
+        finally:
+            browser.close()
+
+
+def test_live_page_with_microphone_permission_denied_says_so_in_one_line(app_url, tmp_path):  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+
+    # A fake microphone exists, but no permission is granted, so the browser refuses it.
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS + ["--use-fake-device-for-media-stream"]
+        )
+        page = open_page(browser, app_url)
+        try:
+            with screenshot_on_failure(page, tmp_path):
+                sign_in(page, "ann")
+                page.get_by_text("Live", exact=True).click()
+                component = page.frame_locator("iframe[title*='webrtc']")
+                component.get_by_role("button", name="Start").click()
+                expect(component.get_by_text("Permission denied")).to_be_visible()  # the browser's refusal
+                expect(page.get_by_text(REFUSED)).to_be_visible()  # and what to do about it
+                expect(page.locator(".st-key-live_panel")).to_have_count(0)
                 expect(page.locator("[data-testid=stException]")).to_have_count(0)
         finally:
             browser.close()

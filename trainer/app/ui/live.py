@@ -21,6 +21,10 @@ from trainer.live.stats import LiveStats, bands
 from trainer.schema import Code
 from trainer.vocabulary import CODE_LABELS
 
+REFUSED = (
+    "If the browser refuses the microphone (permission denied, or no device found), allow it in the "
+    "address bar or connect one, then press Start again; or use Record here or Upload a file."
+)
 REFRESH_S = 1.0  # how often the panel redraws while the microphone streams
 # The component's own messages, each one plain line.
 MESSAGES = {
@@ -41,6 +45,9 @@ def render_live(store: Store, user: User, limit_mb: int) -> None:
         "Press Start and talk: counts, reflections per question and nudges update as you go. "
         "Stop scores the whole recording like an upload."
     )
+    # The component shows the browser's own refusal ("NotAllowedError: Permission denied") and
+    # cannot be given other words for it, so what to do about it is said here, beside it.
+    st.caption(REFUSED)
     if "live_take" not in st.session_state:
         st.session_state.live_take = BrowserRecording(store.incoming_dir)
     take: BrowserRecording = st.session_state.live_take
