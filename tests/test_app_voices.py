@@ -191,3 +191,26 @@ def test_an_enrolled_voice_is_the_counsellor_of_a_scored_recording(store, people
     mapping = DiarizationErrorRate().optimal_mapping(truth("trn09"), hypothesis(turns))
     assert mapping[counsellor_of(stored.document)] == "FEE083"
     assert "Which one is you?" not in texts(at)
+
+
+def test_an_enrolled_voice_overrules_what_the_words_suggest(unsure, store, people):
+    """Without a profile the words make the first voice the counsellor; jfk's enrolled voice makes it his."""
+    document, audio = unsure
+    assert counsellor_of(document) == "S0"
+    at = open_voice_page()
+    upload_voice(at, "jfk.flac", (TEST_DATA / "jfk.flac").read_bytes())
+    at.radio(key="nav").set_value("Practise").run()
+    at.radio(key="source").set_value("Upload a file").run()
+    at.file_uploader(key="upload").upload("left_then_jfk.wav", audio, "audio/wav").run()
+    at.button(key="score").click().run()
+    scored(at, store, timeout_s=SCORING_S)
+    assert not at.exception and not at.error
+
+    (stored,) = store.sessions(people["ann"])
+    speakers = stored.document["speakers"]
+    counsellor = counsellor_of(stored.document)
+    jfk_starts = load_audio(TEST_DATA / "stereo_diarization.wav").duration_s  # the left speaker, then a pause
+    assert counsellor != "S0" and speakers[PROFILE_KEY] is True and speakers["role_confidence"] >= SURE
+    assert all(t["start"] >= jfk_starts for t in speakers["turns"] if t["speaker"] == counsellor)
+    said = " ".join(u["text"] for u in stored.document["utterances"] if u["speaker"] == "counsellor")
+    assert "what your country can do for you" in said.lower()

@@ -91,6 +91,8 @@ def score_file(
 ) -> StoredSession:
     """Score an upload waiting in the data directory and store it with its recording.
 
+    An owner who enrolled their voice is found by it (`voices.score_options`).
+
     Raises:
         TrainerError: scoring failed (its subclass says why, naming the file as uploaded); nothing
             was stored and the file is where it was.

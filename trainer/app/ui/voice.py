@@ -11,7 +11,14 @@ import streamlit as st
 from trainer.app.accounts import User
 from trainer.app.review import StoredSession
 from trainer.app.store import Store
-from trainer.app.voices import delete_profile, enrol_upload, pick_counsellor, profile_path, voices_to_pick
+from trainer.app.voices import (
+    delete_profile,
+    enrol_upload,
+    has_profile,
+    pick_counsellor,
+    profile_path,
+    voices_to_pick,
+)
 from trainer.errors import TrainerError, one_line
 from trainer.safe_text import markdown_text
 from trainer.speech.audio import AUDIO_EXTENSIONS, SAMPLE_RATE, load_audio
@@ -84,7 +91,9 @@ def render_voice_picker(store: Store, user: User, stored: StoredSession, audio: 
     confidence = stored.document["speakers"]["role_confidence"]
     with st.container(border=True, key="voice_picker"):
         st.markdown("**Which one is you?**" if own else "**Which voice is the counsellor's?**")
-        advice = " Saving your voice under *My voice* spares this question next time." if own else ""
+        advice = ""
+        if own and not has_profile(store, user):
+            advice = " Saving your voice under *My voice* spares this question next time."
         st.caption(
             f"The counsellor was picked by what each voice says, {confidence:.0%} sure. Listen to each voice "
             f"and choose: the session is coded again, without transcribing it again.{advice}"
