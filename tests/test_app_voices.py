@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -38,20 +40,26 @@ def upload_voice(at: AppTest, filename: str, data: bytes) -> AppTest:
     return at
 
 
-@pytest.fixture(scope="module")
-def unsure(tmp_path_factory) -> tuple[dict, bytes]:
+def score_unsure(folder: Path) -> tuple[dict, bytes]:
     """A real two-voice recording whose roles, found from what each voice says, are unsure.
 
     The stereo clip's left speaker, a pause, then jfk, on one channel: scored for real
-    (Whisper, diarization, the trained coder) with role confidence 0.57.
+    (Whisper, diarization, the trained coder) with role confidence 0.57. Returns the scored
+    document and the recording's bytes.
     """
     left = load_audio(TEST_DATA / "stereo_diarization.wav").samples[0]
     jfk = load_audio(TEST_DATA / "jfk.flac").mono()
-    path = tmp_path_factory.mktemp("unsure") / "left_then_jfk.wav"
+    path = folder / "left_then_jfk.wav"
     sf.write(path, np.concatenate([left, np.zeros(SAMPLE_RATE, dtype=np.float32), jfk]), SAMPLE_RATE)
     document = session_to_dict(run_session(path))
     assert document["speakers"]["n_speakers"] == 2 and document["speakers"]["role_confidence"] < SURE
     return document, path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def unsure(tmp_path_factory) -> tuple[dict, bytes]:
+    """`score_unsure`, once for all tests here."""
+    return score_unsure(tmp_path_factory.mktemp("unsure"))
 
 
 @pytest.fixture
