@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import TEST_DATA
 from tests.test_app import data_dir_env, scored, sign_in, texts  # noqa: F401 - data_dir_env: autouse fixture
 from tests.test_diarize import hypothesis, truth
-from trainer.app.voices import PROFILE_KEY, SURE, profile_path
+from trainer.app.voices import PROFILE_KEY, SURE, enrol_upload, profile_path
 from trainer.batch.output import session_to_dict
 from trainer.pipeline import run_session
 from trainer.safe_text import markdown_text
@@ -222,3 +223,19 @@ def test_an_enrolled_voice_overrules_what_the_words_suggest(unsure, store, peopl
     assert all(t["start"] >= jfk_starts for t in speakers["turns"] if t["speaker"] == counsellor)
     said = " ".join(u["text"] for u in stored.document["utterances"] if u["speaker"] == "counsellor")
     assert "what your country can do for you" in said.lower()
+
+
+def test_voices_are_learnt_at_the_same_time_as_the_same_ones_alone(store, people):
+    """Two threads share the process's speaker models (a page and the scoring worker); unguarded, this crashed."""
+    files = {"ann": TEST_DATA / "jfk.flac", "bob": AMI / "trn06.flac"}
+    alone = {name: profile_of_file(path) for name, path in files.items()}  # also loads the shared models
+    threads = [
+        threading.Thread(target=enrol_upload, args=(store, people[name], path.name, path.read_bytes()))
+        for name, path in files.items()
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for name in files:
+        np.testing.assert_array_equal(np.load(profile_path(store, people[name])), alone[name])
