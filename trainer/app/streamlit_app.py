@@ -19,7 +19,7 @@ from trainer.app.accounts import User
 from trainer.app.intake import UPLOAD_EXTENSIONS, max_upload_mb
 from trainer.app.review import review
 from trainer.app.store import Store, default_data_dir, parse_id
-from trainer.app.ui.common import close_session, init_state, open_session, reviewed_sessions
+from trainer.app.ui.common import SOURCES, close_session, init_state, open_session, reviewed_sessions
 from trainer.app.ui.instructor import quick_corrector, render_agreement, render_cohort, render_review
 from trainer.app.ui.practise import render_history, render_jobs, render_rescoring, submit_upload
 from trainer.app.ui.session_view import render_session
@@ -28,7 +28,6 @@ from trainer.errors import AccessDenied, AuthError, TrainerError
 from trainer.safe_text import markdown_text
 
 TRAINEE_PAGES = ("Practise", "My sessions", "My voice")
-SOURCES = ("Record here", "Upload a file")
 INSTRUCTOR_PAGES = ("Cohort", "Agreement")
 
 

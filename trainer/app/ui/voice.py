@@ -11,6 +11,7 @@ import streamlit as st
 from trainer.app.accounts import User
 from trainer.app.review import StoredSession
 from trainer.app.store import Store
+from trainer.app.ui.common import SOURCES
 from trainer.app.voices import (
     delete_profile,
     enrol_upload,
@@ -24,7 +25,6 @@ from trainer.safe_text import markdown_text
 from trainer.speech.audio import AUDIO_EXTENSIONS, SAMPLE_RATE, load_audio
 from trainer.vocabulary import ROLE_LABELS
 
-SOURCES = ("Record here", "Upload a file")
 RECORDING_NAME = "your recording.wav"  # how a recording made on the page is named in messages
 
 
@@ -36,7 +36,7 @@ def render_voice_page(store: Store, user: User, limit_mb: int) -> None:
         "recording you score, the voice closest to yours is taken as the counsellor's, rather than "
         "guessed from what each voice says."
     )
-    status = st.container()  # filled last, below an error from the button under it
+    status = st.container()  # filled after the button below has acted, so it shows the outcome
     how = st.radio("Source", SOURCES, key="voice_source", horizontal=True)
     if how == SOURCES[0]:
         clip = st.audio_input("Record about 20 s of your voice", key="voice_record")
