@@ -19,8 +19,9 @@ from trainer.app.accounts import User
 from trainer.app.intake import UPLOAD_EXTENSIONS, max_upload_mb
 from trainer.app.review import review
 from trainer.app.store import Store, default_data_dir, parse_id
-from trainer.app.ui.common import SOURCES, close_session, init_state, open_session, reviewed_sessions
+from trainer.app.ui.common import close_session, init_state, open_session, reviewed_sessions
 from trainer.app.ui.instructor import quick_corrector, render_agreement, render_cohort, render_review
+from trainer.app.ui.live import render_live
 from trainer.app.ui.practise import render_history, render_jobs, render_rescoring, submit_upload
 from trainer.app.ui.session_view import render_session
 from trainer.app.ui.voice import render_voice_page, render_voice_picker
@@ -28,6 +29,7 @@ from trainer.errors import AccessDenied, AuthError, TrainerError
 from trainer.safe_text import markdown_text
 
 TRAINEE_PAGES = ("Practise", "My sessions", "My voice")
+SOURCES = ("Record here", "Upload a file", "Live")
 INSTRUCTOR_PAGES = ("Cohort", "Agreement")
 
 
@@ -117,6 +119,8 @@ def recording_ui(limit_mb: int) -> tuple[str, bytes] | None:
         horizontal=True,
         on_change=lambda: st.session_state.update(source_choice=st.session_state.source),
     )
+    if how == "Live":
+        return None  # the live take scores itself when it stops (render_live)
     if how == "Record here":
         clip = st.audio_input("Record your role play", key="record")
         name = f"Recording {datetime.now():%Y-%m-%d %H:%M}.wav"
@@ -200,7 +204,9 @@ def main() -> None:
         return
     if page == "Practise":
         upload = recording_ui(limit_mb)
-        if upload is not None:
+        if st.session_state.source_choice == "Live":
+            render_live(store, user, limit_mb)
+        elif upload is not None:
             submit_upload(store, user, *upload, limit_mb=limit_mb)
         render_jobs(store, user)
     elif page == "My sessions":

@@ -25,7 +25,6 @@ STATE_DEFAULTS: dict[str, Any] = {
     "autoplay": False,  # start playing at once (after a play button, not on first view)
     "editor_rev": 0,  # bumped after saving corrections, so the review table starts afresh
 }
-SOURCES = ("Record here", "Upload a file")  # where a recording comes from, on the pages that take one
 # How a level reads in the app, where not by its own name ("practise" is the feedback's word for a point).
 LEVEL_HEADINGS = {"practise": "below fair"}
 # Metric cells of session tables, shaded by MITI level; dark text stays readable in dark mode too.

@@ -11,7 +11,6 @@ import streamlit as st
 from trainer.app.accounts import User
 from trainer.app.review import StoredSession
 from trainer.app.store import Store
-from trainer.app.ui.common import SOURCES
 from trainer.app.voices import (
     delete_profile,
     enrol_upload,
@@ -25,6 +24,7 @@ from trainer.safe_text import markdown_text
 from trainer.speech.audio import AUDIO_EXTENSIONS, SAMPLE_RATE, load_audio
 from trainer.vocabulary import ROLE_LABELS
 
+SOURCES = ("Record here", "Upload a file")  # a voice is recorded whole: Practise's live mode has no place here
 RECORDING_NAME = "your recording.wav"  # how a recording made on the page is named in messages
 
 
