@@ -239,3 +239,13 @@ def test_voices_are_learnt_at_the_same_time_as_the_same_ones_alone(store, people
         thread.join()
     for name in files:
         np.testing.assert_array_equal(np.load(profile_path(store, people[name])), alone[name])
+
+
+def test_the_live_page_tells_roles_by_the_saved_voice(store, people):
+    """The take is set up before the WebRTC component, which needs a real server (AppTest stops at it)."""
+    profile_path(store, people["ann"]).parent.mkdir()
+    np.save(profile_path(store, people["ann"]), profile_of_file(TEST_DATA / "jfk.flac"))
+    for name, voice in [("ann", str(profile_path(store, people["ann"]))), ("bob", None)]:
+        at = sign_in(name)
+        at.radio(key="source").set_value("Live").run()
+        assert at.session_state.live_take.options.counsellor_voice == voice

@@ -84,12 +84,17 @@ def delete_profile(store: Store, user: User) -> None:
     profile_path(store, user).unlink(missing_ok=True)
 
 
+def counsellor_voice(store: Store, user: User) -> str | None:
+    """The user's profile as the pipeline and the live page take a counsellor's voice; None without one."""
+    return str(profile_path(store, user)) if has_profile(store, user) else None
+
+
 def score_options(store: Store, owner: User, options: PipelineOptions) -> PipelineOptions:
     """The pipeline options for scoring an owner's recording: their profile as the counsellor's voice."""
-    if not has_profile(store, owner):
+    voice = counsellor_voice(store, owner)
+    if voice is None:
         return options
-    speakers = replace(options.speakers, counsellor_voice=str(profile_path(store, owner)))
-    return replace(options, speakers=speakers)
+    return replace(options, speakers=replace(options.speakers, counsellor_voice=voice))
 
 
 def note_profile(document: dict[str, Any], options: PipelineOptions) -> dict[str, Any]:

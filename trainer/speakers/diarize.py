@@ -71,7 +71,7 @@ def one_thread() -> Iterator[None]:
 
     On a busy 2-core machine more threads cost 3-6x the CPU time. The models are shared by the
     process and Silero VAD keeps state between chunks: two threads using them at once (the app's
-    scoring worker and a page enrolling a voice) corrupted memory and ended the process.
+    scoring worker, a page enrolling a voice, the live page) corrupted memory and ended the process.
     """
     import torch
 
@@ -125,9 +125,9 @@ def embed_windows(samples: np.ndarray, windows: Sequence[tuple[float, float]]) -
     """Unit CAM++ embedding of each window, shape (windows, 192)."""
     diarizer = load_diarizer()
     blocks = []
-    with one_thread():
-        for i in range(0, len(windows), EMBED_BLOCK):
-            block = list(windows[i : i + EMBED_BLOCK])
+    for i in range(0, len(windows), EMBED_BLOCK):
+        block = list(windows[i : i + EMBED_BLOCK])
+        with one_thread():  # a block at a time: a long recording holds up the live page's voices only briefly
             features, frames, offsets, dim = diarizer._extract_fbank_features(samples, block)
             blocks.append(diarizer._generate_embeddings(features, frames, [int(o) for o in offsets], dim))
     embeddings = np.concatenate(blocks).astype(np.float32)
