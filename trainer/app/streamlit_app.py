@@ -24,10 +24,11 @@ from trainer.app.ui.instructor import quick_corrector, render_agreement, render_
 from trainer.app.ui.live import render_live
 from trainer.app.ui.practise import render_history, render_jobs, render_rescoring, submit_upload
 from trainer.app.ui.session_view import render_session
+from trainer.app.ui.voice import render_voice_page, render_voice_picker
 from trainer.errors import AccessDenied, AuthError, TrainerError
 from trainer.safe_text import markdown_text
 
-TRAINEE_PAGES = ("Practise", "My sessions")
+TRAINEE_PAGES = ("Practise", "My sessions", "My voice")
 SOURCES = ("Record here", "Upload a file", "Live")
 INSTRUCTOR_PAGES = ("Cohort", "Agreement")
 
@@ -150,12 +151,14 @@ def render_open_session(store: Store, user: User, session_id: int) -> bool:
     audio = store.audio_file(stored)
     url = urljoin(st.context.url or "", web.RECORDING_PATH.format(session_id=stored.id)) if web.serving() else None
     if not accounts.can_review(user, stored.owner):
+        render_voice_picker(store, user, stored, audio)
         render_session(stored, reviewed, audio, show_owner=False, audio_url=url)
         return True
     feedback_tab, review_tab = st.tabs(["Feedback", "Review"], key="session_tabs")
     with feedback_tab:
         render_session(stored, reviewed, audio, True, url, quick_corrector(store, user, stored, reviewed))
     with review_tab:
+        render_voice_picker(store, user, stored, audio)
         render_review(store, user, stored, reviewed)
         if audio is not None and st.button("Score again with current models", key="rescore", icon=":material/refresh:"):
             render_rescoring(store, user, stored.id)
@@ -208,6 +211,8 @@ def main() -> None:
         render_jobs(store, user)
     elif page == "My sessions":
         render_history(reviewed_sessions(store, user))
+    elif page == "My voice":
+        render_voice_page(store, user, limit_mb)
     elif page == "Cohort":
         render_cohort(store, user, reviewed_sessions(store, user))
     else:

@@ -15,8 +15,10 @@ import streamlit as st
 from trainer.app.accounts import User
 from trainer.app.store import Store
 from trainer.app.ui.practise import submit_upload
+from trainer.app.voices import counsellor_voice
 from trainer.live.browser import BrowserRecording
 from trainer.live.panel import status_lines
+from trainer.live.session import LiveOptions
 from trainer.live.stats import LiveStats, bands
 from trainer.schema import Code
 from trainer.vocabulary import CODE_LABELS
@@ -49,7 +51,8 @@ def render_live(store: Store, user: User, limit_mb: int) -> None:
     # cannot be given other words for it, so what to do about it is said here, beside it.
     st.caption(REFUSED)
     if "live_take" not in st.session_state:
-        st.session_state.live_take = BrowserRecording(store.incoming_dir)
+        live = LiveOptions(counsellor_voice=counsellor_voice(store, user))  # one microphone: roles by My voice
+        st.session_state.live_take = BrowserRecording(store.incoming_dir, live)
     take: BrowserRecording = st.session_state.live_take
     context = webrtc_streamer(
         key="live",
