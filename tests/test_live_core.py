@@ -11,7 +11,7 @@ from tests.conftest import JFK_TEXT, SAMPLES, normalise
 from trainer.live.roles import ChannelRoles, VoiceRoles, embed_voice
 from trainer.live.vad import Segmenter, SegmenterOptions, StreamingVad
 from trainer.live.windows import batch, context_of, transcribe_windows
-from trainer.schema import Role
+from trainer.schema import CodedUtterance, Role
 from trainer.speech.audio import load_audio
 from trainer.speech.transcribe import TranscribeOptions
 
@@ -120,3 +120,27 @@ def test_windows_transcribed_together_get_their_own_words_back(jfk_path):
     for window, said in zip(found, words):
         assert all(window.start <= w.start <= w.end <= window.end for w in said)
     assert context_of(["one two", "three four five"], 2) == "four five"
+
+
+def test_a_counsellor_utterance_coded_in_its_stretch_gets_the_offline_code():
+    """Live codes read the same neighbours as the offline coder, once the client's answer is heard."""
+    from trainer.coding.mi_coder import load_mi_coder
+    from trainer.live.session import _code_in, _context
+    from trainer.training.annomi import load_annomi
+
+    coder = load_mi_coder()
+    conversation = list(load_annomi()[0].plain[:40])
+    offline = coder.code(conversation)
+    coded = [CodedUtterance(u) for u in conversation]
+    counsellor = [i for i, u in enumerate(conversation) if u.speaker is Role.COUNSELLOR]
+    assert len(counsellor) >= 10
+    agree = []
+    for i in counsellor:
+        lo, stretch = _context(coded, i)
+        assert len(stretch) <= 8  # a few turns, not the whole conversation
+        live = _code_in(coder, stretch, i - lo)
+        assert live.utterance == conversation[i]
+        agree.append(live.code == offline[i].code)
+    # Not every one: the int8 encoder scales its activations per batch, so a text encoded with
+    # other texts gets slightly other vectors (4 transcripts: 68 of 72 codes the same).
+    assert np.mean(agree) >= 0.85

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from trainer.coding import DEFAULT_CODER, Coder, load_coder
+from trainer.coding.network import NO_NEIGHBOUR, links_of
 from trainer.live.roles import ChannelRoles, RoleTracker, VoiceRoles
 from trainer.live.stats import RECENT, LiveStats, nudges
 from trainer.live.vad import SAMPLE_RATE, Segmenter, SegmenterOptions, SpeechWindow
@@ -233,15 +234,17 @@ class LiveSession:
             else:
                 u = self._coded[j].utterance
                 self._coded[j] = CodedUtterance(replace(u, text=f"{u.text} {text}", end=max(u.end or end, end)))
-            if role is not Role.COUNSELLOR:
-                return
-            before = next((c.utterance for c in reversed(self._coded[:j]) if c.speaker is Role.CLIENT), None)
-            target = self._coded[j].utterance
-        context = [before, target] if before is not None else [target]
-        code = _code_last(self.coder, context)
-        with self._lock:
-            self._coded[j] = code
-            self.events.append(CodedEvent(target.end or window.end, self.heard_s))
+            if role is Role.COUNSELLOR:
+                targets = [j]
+            else:  # the client's answer is context the offline coder also reads: code again with it
+                targets = [i for i in _answered_by(self._coded, j) if self._coded[i].code is not None]
+            contexts = [(i, *_context(self._coded, i)) for i in targets]
+        for i, lo, utterances in contexts:  # only this worker thread changes the utterances
+            code = _code_in(self.coder, utterances, i - lo)
+            with self._lock:
+                self._coded[i] = code
+                if role is Role.COUNSELLOR:  # a first code, or a new one as it grew; not a re-read
+                    self.events.append(CodedEvent(code.utterance.end or window.end, self.heard_s))
 
     def _continues(self, role: Role, start: float) -> int | None:
         """Index of the role's utterance that this speech continues, if any.
@@ -267,8 +270,31 @@ class LiveSession:
         self._last_end[role] = max(self._last_end[role], window.end)
 
 
-def _code_last(coder: Coder, utterances: list[Utterance]) -> CodedUtterance:
-    """Code the last utterance in its context on one torch thread.
+def _answered_by(coded: list[CodedUtterance], j: int) -> list[int]:
+    """Counsellor utterances whose next client turn is the one at `j`."""
+    found = []
+    for i in range(j - 1, -1, -1):
+        if coded[i].speaker is Role.CLIENT:
+            break
+        found.append(i)
+    return found
+
+
+def _context(coded: list[CodedUtterance], i: int) -> tuple[int, list[Utterance]]:
+    """The stretch around utterance `i` that the coder reads for it, and where it starts.
+
+    The coder looks at the other side's previous and next turn and the speaker's own
+    previous turn (`links_of`), so the stretch runs from that own turn to the next turn of
+    the other side, as far as they have been heard.
+    """
+    prev_other, next_other, prev_own = links_of([c.speaker for c in coded], i)
+    lo = min(k for k in (prev_own, prev_other, i) if k != NO_NEIGHBOUR)
+    hi = i if next_other == NO_NEIGHBOUR else next_other
+    return lo, [c.utterance for c in coded[lo : hi + 1]]
+
+
+def _code_in(coder: Coder, utterances: list[Utterance], at: int) -> CodedUtterance:
+    """Code utterance `at` of a stretch in its context, on one torch thread.
 
     Two threads ran this small model several times slower on a busy 2-core machine (the
     same finding as trainer.diarize's encoder), and Whisper needs the cores meanwhile.
@@ -278,7 +304,7 @@ def _code_last(coder: Coder, utterances: list[Utterance]) -> CodedUtterance:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return coder.code(utterances)[-1]
+        return coder.code(utterances)[at]
     finally:
         torch.set_num_threads(threads)
 
