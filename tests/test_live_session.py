@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -65,6 +66,19 @@ def test_panel_shows_counts_bands_recent_nudges_and_lag():
     assert "Open questions 33% practise (good from 0.7, MITI 3.1.1)" in text
     assert "Catching up: 12 s of speech" in text and "3 s of speech left out" in text
     assert STREAK_NUDGE in text and "utterance 3" in text
+
+
+def test_panel_gives_each_figure_its_likely_range_when_codes_are_unsure():
+    unsure = (0.45, 0.40, 0.05, 0.05, 0.05)  # open or closed question: the coder is not sure which
+    coded = [replace(c, probabilities=unsure) for c in said(OQ, OQ, CQ, SR, CR)]
+    metrics = compute_metrics(coded)
+    assert metrics.interval("open_question_share") is not None
+    stats = LiveStats(125.0, ((Role.COUNSELLOR, 30.0),), metrics, tuple(coded), (), "")
+    console = Console(record=True, width=160)
+    console.print(render(stats))
+    text = " ".join(console.export_text().split())
+    low, high = metrics.interval("open_question_share")
+    assert f"Open questions 67% (likely {low:.0%}–{high:.0%}) fair" in text
 
 
 def test_a_stereo_role_play_replayed_is_coded_as_it_goes():

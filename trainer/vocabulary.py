@@ -109,6 +109,12 @@ class Metric:
             return "–"
         return f"{value:.0%}" if self.percent else f"{value:.1f}"
 
+    def show_range(self, interval: tuple[float, float] | None) -> str:
+        """A likely range as people read it, e.g. 'likely 1.0–1.9'; '' when there is none."""
+        if interval is None:
+            return ""
+        return f"likely {self.show(interval[0])}–{self.show(interval[1])}"
+
     def verdict(self, value: float | None) -> str:
         """The level in words where MITI judges the metric, 'n/a' without a value, 'guide' where it does not."""
         if not self.miti:

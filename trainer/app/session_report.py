@@ -74,9 +74,7 @@ def clock(seconds: float | None) -> str:
 
 def format_range(key: str, interval: tuple[float, float] | None) -> str:
     """A metric's likely range as people read it, e.g. 'likely 1.0–1.9'; '' when it has none."""
-    if interval is None:
-        return ""
-    return f"likely {METRIC[key].show(interval[0])}–{METRIC[key].show(interval[1])}"
+    return METRIC[key].show_range(interval)
 
 
 def quality_lines(quality: QualityEstimate) -> list[str]:

@@ -48,9 +48,10 @@ def render(stats: LiveStats) -> RenderableType:
     for code in Code:
         counts.add_row(CODE_LABELS[code], str(stats.metrics.count(code)))
     metrics = Table.grid(padding=(0, 2))
-    for label, value, lvl, good in bands(stats.metrics):
+    for label, value, lvl, good, likely in bands(stats.metrics):
         style = LEVEL_STYLES[lvl]
-        metrics.add_row(label, Text(value, style=style), Text(lvl, style=style), Text(f"({good})", style="dim"))
+        shown = Text(value, style=style) + Text(f" ({likely})" if likely else "", style="dim")
+        metrics.add_row(label, shown, Text(lvl, style=style), Text(f"({good})", style="dim"))
     recent = Table.grid(padding=(0, 2))
     for c in stats.recent:
         recent.add_row(Text(CODE_LABELS[c.code], style="bold"), c.text)

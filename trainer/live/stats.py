@@ -65,14 +65,19 @@ def nudges(counsellor_run_s: float, coded: Sequence[CodedUtterance]) -> tuple[st
     return tuple(out)
 
 
-def bands(metrics: Metrics) -> list[tuple[str, str, str, str]]:
-    """(label, value as shown, MITI level, where 'good' starts) for each MITI-judged metric."""
+def bands(metrics: Metrics) -> list[tuple[str, str, str, str, str]]:
+    """(label, value as shown, MITI level, where 'good' starts, likely range) for each MITI-judged metric.
+
+    The range is drawn from the coder's probabilities as for a scored session, so a live
+    figure says how sure it is in the same words.
+    """
     return [
         (
             m.label,
             m.show(getattr(metrics, m.key)),
             LEVEL_LABELS[m.judge(getattr(metrics, m.key))],
             f"good from {m.good:g}, {m.source}",
+            m.show_range(metrics.interval(m.key)),
         )
         for m in METRICS
         if m.miti

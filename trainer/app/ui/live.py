@@ -90,9 +90,9 @@ def render_panel(stats: LiveStats) -> None:
         st.caption(line)
     for column, code in zip(st.columns(len(Code)), Code):
         column.metric(CODE_LABELS[code], stats.metrics.count(code))
-    for column, (label, value, level, good) in zip(st.columns(3), bands(stats.metrics)):
+    for column, (label, value, level, good, likely) in zip(st.columns(3), bands(stats.metrics)):
         column.metric(label, value, help=good)
-        column.caption(f"{level} ({good})")
+        column.caption(f"{level} ({good})" + (f"; {likely}" if likely else ""))
     for nudge in stats.nudges:
         st.info(nudge, icon=":material/lightbulb:")
     if stats.recent:
