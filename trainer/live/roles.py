@@ -24,8 +24,11 @@ from trainer.live.vad import SAMPLE_RATE, SpeechWindow
 from trainer.schema import Role
 
 CROSS_TALK_DB = -6.0  # a stereo window this far below the other channel is the other voice
-# A window's voice at most this similar (cosine) to the counsellor's is a new voice: the client's.
-NEW_VOICE = 0.72
+# A window's voice at most this similar (cosine) to the first voice is a new voice. One voice's
+# windows of 1-4 s measured 0.69-0.92 against each other, two voices' 0.36-0.55 (weak_mono);
+# 0.55-0.65 gave the same roles on the mono samples and two real AMI excerpts, 0.72 let a
+# first 1-s window found a voice its own speaker's next window did not reach.
+NEW_VOICE = 0.6
 RELIABLE_S = 0.8  # shorter windows are placed but do not shape the running voices
 PIECE_S = 1.5  # seconds per embedded piece: the encoder's window (trainer.speakers.diarize)
 PIECE_SHIFT_S = 0.6  # pieces start this far apart, as in the diarizer
