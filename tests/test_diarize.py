@@ -88,6 +88,14 @@ def test_one_real_voice_stays_one(jfk):
     assert attribution.role_confidence == 0.5
 
 
+def test_a_quiet_recording_still_has_its_speech(jfk):
+    """jfk.flac 60 dB down: Silero VAD alone hears nothing, so the level is raised first."""
+    loud, quiet = diarize(jfk), diarize(jfk * 0.001)
+    assert {t.speaker for t in quiet.turns} == {"S0"}
+    speech = [sum(t.end - t.start for t in v.turns) for v in (loud, quiet)]
+    assert speech[0] > 7.0 and abs(speech[1] - speech[0]) <= 0.5  # measured 7.84 s both
+
+
 def test_a_third_voice_is_found_and_counts_as_client(jfk, channels):
     left, right = channels
     mono = np.concatenate([jfk, GAP, left, GAP, right, GAP, left, GAP, right])
