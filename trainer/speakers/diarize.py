@@ -45,9 +45,12 @@ MAX_CLUSTERED = 2000  # windows clustered at most: the distance matrix grows wit
 # Groups of windows whose average cosine is at least SAME_VOICE_COSINE are one voice: on
 # the AMI excerpts one speaker's windows measured 0.50-0.81 with each other (5th-95th
 # percentile, median 0.67), two speakers' 0.35-0.55 (median 0.46). A voice needs
-# MIN_VOICE_WINDOWS windows (3 s); the windows of smaller groups join the nearest voice.
+# MIN_VOICE_WINDOWS windows (3 s) and MIN_VOICE_SHARE of them (in 30 minutes, groups of
+# 2-4 odd windows, a laugh or two people at once, would be voices); the windows of
+# smaller groups join the nearest voice.
 SAME_VOICE_COSINE = 0.5
 MIN_VOICE_WINDOWS = 2
+MIN_VOICE_SHARE = 0.01
 
 
 @functools.lru_cache(maxsize=1)
@@ -171,11 +174,11 @@ def cluster_windows(embeddings: np.ndarray, expected: int | None) -> np.ndarray:
 
 
 def without_small_voices(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Labels 0.. with the windows of groups under MIN_VOICE_WINDOWS moved to the most
-    alike larger group, or all one voice if none is large enough (a cough, a laugh and
-    a few words are not a speaker)."""
+    """Labels 0.. with the windows of groups under MIN_VOICE_WINDOWS or MIN_VOICE_SHARE
+    moved to the most alike larger group, or all one voice if none is large enough (a
+    cough, a laugh and a few words are not a speaker)."""
     sizes = np.bincount(labels)
-    large = np.flatnonzero(sizes >= MIN_VOICE_WINDOWS)
+    large = np.flatnonzero(sizes >= max(MIN_VOICE_WINDOWS, MIN_VOICE_SHARE * len(labels)))
     if len(large) == 0:
         return np.zeros(len(labels), dtype=int)
     kept = np.isin(labels, large)
