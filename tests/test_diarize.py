@@ -88,6 +88,14 @@ def test_one_real_voice_stays_one(jfk):
     assert attribution.role_confidence == 0.5
 
 
+def test_a_quiet_recording_still_has_its_speech(jfk):
+    """jfk.flac 60 dB down: Silero VAD alone hears nothing, so the level is raised first."""
+    loud, quiet = diarize(jfk), diarize(jfk * 0.001)
+    assert {t.speaker for t in quiet.turns} == {"S0"}
+    speech = [sum(t.end - t.start for t in v.turns) for v in (loud, quiet)]
+    assert speech[0] > 7.0 and abs(speech[1] - speech[0]) <= 0.5  # measured 7.84 s both
+
+
 def test_a_third_voice_is_found_and_counts_as_client(jfk, channels):
     left, right = channels
     mono = np.concatenate([jfk, GAP, left, GAP, right, GAP, left, GAP, right])
@@ -172,9 +180,10 @@ def test_mono_sample_matches_its_reference():
     result = compare(session, reference_path(MONO_SAMPLE))
     assert session.speakers.method == "diarization"
     # Bounds from the spread measured over Whisper's kernels (int8 kernels differ by CPU):
-    # here int8 gave 0.958 attributed and a talk share error of 0.014, float32 0.951 and
-    # 0.024 (a variant of the word regions), and another 2-core machine 0.035 with the
-    # earlier diarizer; the bounds leave that much room again.
+    # with overlapping windows int8 gave 0.958 attributed and a talk share error of 0.014,
+    # float32 0.951 and 0.024, and another 2-core machine 0.035 with an earlier diarizer;
+    # with windows side by side int8 gives 0.942 and 0.018, still above the bounds by more
+    # than that spread.
     assert result.attributed_share >= 0.93
     assert result.talk_share_error <= 0.05
     assert session.speakers.role_confidence >= 0.9
