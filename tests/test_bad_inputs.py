@@ -18,10 +18,11 @@ import soundfile as sf
 from tests.conftest import TEST_DATA
 from trainer.batch import resume
 from trainer.batch.runner import find_inputs, score_batch
-from trainer.errors import LanguageError
-from trainer.pipeline import PipelineOptions
+from trainer.errors import LanguageError, TrainerError
+from trainer.pipeline import PipelineOptions, run_session
 from trainer.schema import Transcript, Word
 from trainer.scoring.checks import check_transcript
+from trainer.speakers import SpeakerOptions
 from trainer.speech.transcribe import TranscribeOptions
 
 RATE = 16000
@@ -176,3 +177,28 @@ def test_speech_in_another_language_is_refused_by_a_multilingual_model():
     heard = Transcript(words=(Word(0.0, 0.4, "Hallo", 0.95),), duration_s=1.0, language="de")
     with pytest.raises(LanguageError, match="speech is in 'de'"):
         check_transcript(heard, "x.wav")
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "options", "message"),
+    [
+        ("x.csv", "speaker,text\nnurse,Hello\n", PipelineOptions(), " line 2: unknown speaker 'nurse'"),
+        ("x.json", "{}", PipelineOptions(), ": no 'utterances' list"),
+        ("x.wav", b"RIFF but not really audio" * 50, PipelineOptions(), ": not a readable audio file"),
+        ("x.flac", None, PipelineOptions(speakers=SpeakerOptions(method="channel")), ": channel attribution needs"),
+    ],
+)
+def test_errors_name_the_input_as_given_not_where_it_is_read(tmp_path, jfk_path, file, content, options, message):
+    """An upload is read from a hashed path: reader, decoder and speaker stages all name it as the user called it."""
+    path = tmp_path / "incoming" / file
+    path.parent.mkdir()
+    if content is None:
+        shutil.copy(jfk_path, path)  # mono: no channel per voice
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(TrainerError) as raised:
+        run_session(path, options, name=f"week 1 {file}")
+    assert str(raised.value).startswith(f"week 1 {file}{message}")
+    assert str(tmp_path) not in str(raised.value)

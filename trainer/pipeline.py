@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from trainer.coding import DEFAULT_CODER, Coder, load_coder
-from trainer.errors import SpeakerError, TrainerError
+from trainer.errors import SpeakerError
 from trainer.schema import Attribution, CodedUtterance, Role, Session
 from trainer.scoring.checks import check_audio, check_roles, check_transcript
 from trainer.scoring.feedback import build_feedback
@@ -91,29 +91,23 @@ def run_session(
             upload's own file name, the path as given where the file is read elsewhere).
 
     Raises:
-        TrainerError: the input cannot be scored (its subclass says why).
+        TrainerError: the input cannot be scored (its subclass says why, naming the input
+            as `name` when given).
     """
-    if name is None:
-        return _run_session(Path(path), options, hook, str(path))
-    try:
-        return _run_session(Path(path), options, hook, name)
-    except TrainerError as e:
-        raise type(e)(str(e).replace(str(path), name)) from e
-
-
-def _run_session(path: Path, options: PipelineOptions, hook: Hook, source: str) -> Session:
+    source = str(path) if name is None else name
+    path = Path(path)
     warnings: list[str] = []
     attribution: Attribution | None = None
     model = ""
     if is_transcript(path):
         steps = TRANSCRIPT_STEPS
-        given = read_transcript(path)
+        given = read_transcript(path, source)
         utterances, duration = given.utterances, given.duration_s
         speech = None  # no word times: utterance spans stand in
         hook("transcript", given, completed=1, total=len(steps))
     else:
         steps = AUDIO_STEPS
-        audio = load_audio(path, options.max_hours)
+        audio = load_audio(path, options.max_hours, source)
         duration = round(audio.duration_s, 2)
         warnings.extend(check_audio(audio))
         hook("audio", audio, completed=1, total=len(steps))

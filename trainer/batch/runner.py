@@ -107,18 +107,18 @@ def error_row(path: Path, error: BaseException | str) -> dict[str, Any]:
     return summary_row(str(path), error=message)
 
 
-def check_file(path: Path) -> None:
+def check_file(path: Path, name: str) -> None:
     """Refuse, with the same words for audio and transcripts, what is not a file with content.
 
     Raises:
-        InputError: the path is missing, a folder, or an empty file.
+        InputError: the path is missing, a folder, or an empty file (called `name`).
     """
     if not path.exists():
-        raise InputError(f"{path}: no such file")
+        raise InputError(f"{name}: no such file")
     if not path.is_file():
-        raise InputError(f"{path}: not a file")
+        raise InputError(f"{name}: not a file")
     if path.stat().st_size == 0:
-        raise InputError(f"{path}: file is empty")
+        raise InputError(f"{name}: file is empty")
 
 
 def score_one(
@@ -141,7 +141,7 @@ def score_one(
     try:
         if settings is not None and settings_sha256(options) != settings:
             raise InputError(f"{path}: {OTHER_BUILD}")
-        check_file(where)
+        check_file(where, str(path))
         content = file_sha256(where)  # before scoring: a file that changes meanwhile is redone next time
         session = run_session(where, options, name=str(path))
         write_session_json(session, json_path)
@@ -149,7 +149,7 @@ def score_one(
     except Exception as e:  # noqa: BLE001 - the edge of a batch: one bad input must not stop the rest
         if not isinstance(e, (TrainerError, OSError)):
             log.debug("unexpected error on %s", path, exc_info=True)
-        return Outcome(error_row(path, one_line(e).replace(str(where), str(path))))
+        return Outcome(error_row(path, e))
 
 
 def warm_up(options: PipelineOptions, audio: bool) -> None:

@@ -27,9 +27,10 @@ from trainer.coding.network import (
     TALK_LABELS,
     VECTOR_SIZE,
     ContextHead,
-    id_batches,
+    by_length,
     neighbours,
     overlap_features,
+    padded,
     pool,
     token_ids,
 )
@@ -45,6 +46,7 @@ WEIGHTS_FILE = "weights.safetensors"
 ENCODER_PREFIX = "encoder."  # artifact keys of the fine-tuned MiniLM layers, named as in the checkpoint
 HEAD_PREFIX = "head."  # artifact keys of the context head
 BATCH_SIZE = 32  # utterances per transformer call, sorted by length to limit padding
+HEAD_ROWS = 4096  # utterances per context-head call: its inputs are 1,925 floats a row
 
 
 class MICoder:
@@ -89,22 +91,48 @@ class MICoder:
 
     @torch.inference_mode()
     def encode(self, texts: Sequence[str]) -> torch.Tensor:
-        """Pooled vector of each text, (len(texts), VECTOR_SIZE)."""
+        """Pooled vector of each text, (len(texts), VECTOR_SIZE).
+
+        Int8 dynamic quantization scales each layer's input by the range of its whole
+        batch, so a text's vector depends on its batch mates: the batches stay those of
+        all texts sorted by length, repeats included. A repeat inside a batch changes no
+        range, so it is encoded once; a batch of the same texts as an earlier one (runs of
+        "Mm-hmm.") reuses that one's vectors. Both give exactly what encoding all would.
+        """
+        distinct = list(dict.fromkeys(texts))
+        ids = dict(zip(distinct, token_ids(self.tokenizer, distinct)))
         vectors = torch.zeros(len(texts), VECTOR_SIZE)
-        for batch, input_ids in id_batches(token_ids(self.tokenizer, texts), BATCH_SIZE):
-            mask = (input_ids != 0).long()
-            hidden = self.encoder(input_ids, mask)
-            vectors[batch] = pool(hidden, mask)
+        done: dict[frozenset[str], dict[str, int]] = {}  # texts of a batch -> row of each one's vector
+        for batch in by_length([len(ids[t]) for t in texts], BATCH_SIZE):
+            first = {}
+            for i in batch:
+                first.setdefault(texts[i], i)
+            rows = done.setdefault(frozenset(first), first)
+            if rows is first:
+                input_ids = padded([ids[t] for t in first])
+                mask = (input_ids != 0).long()
+                vectors[list(first.values())] = pool(self.encoder(input_ids, mask), mask)
+            vectors[batch] = vectors[[rows[texts[i]] for i in batch]]
         return vectors
 
     @torch.inference_mode()
     def probabilities(self, utterances: Sequence[Utterance]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Probabilities of code, "other" subtype and talk type for every utterance."""
+        """Probabilities of code, "other" subtype and talk type for every utterance.
+
+        The head reads the utterances a block at a time, so its inputs (five vectors a
+        row) never exist for a whole long session at once.
+        """
         texts = [u.text for u in utterances]
+        vectors = self.encode(texts)
         links = neighbours([u.speaker for u in utterances])
         rows = torch.tensor([(i, *link) for i, link in enumerate(links)], dtype=torch.long)
         is_client = torch.tensor([float(u.speaker is Role.CLIENT) for u in utterances])
-        code, subcode, talk = self.head(self.encode(texts), rows, is_client, overlap_features(texts, links))
+        overlap = overlap_features(texts, links)
+        blocks = [
+            self.head(vectors, rows[s : s + HEAD_ROWS], is_client[s : s + HEAD_ROWS], overlap[s : s + HEAD_ROWS])
+            for s in range(0, len(texts), HEAD_ROWS)
+        ]
+        code, subcode, talk = (torch.cat([block[k] for block in blocks]) for k in range(3))
         return code.softmax(-1), subcode.softmax(-1), talk.softmax(-1)
 
     def code(self, utterances: Sequence[Utterance]) -> tuple[CodedUtterance, ...]:
@@ -122,21 +150,23 @@ def coded_from_probabilities(
     Counsellor utterances keep the whole code distribution, from which the metric
     ranges are drawn (trainer.scoring.intervals).
     """
+    # Python lists once, not a tensor lookup per value: a long session has 100,000 rows.
+    best_code, best_subcode, best_talk = (t.argmax(-1).tolist() for t in (codes, subcodes, talk))
+    code_rows, subcode_rows, talk_rows = codes.tolist(), subcodes.tolist(), talk.tolist()
     out = []
     for i, u in enumerate(utterances):
         if u.speaker is Role.CLIENT:
-            k = int(talk[i].argmax())
-            out.append(CodedUtterance(u, None, None, TALK_LABELS[k], float(talk[i, k])))
+            k = best_talk[i]
+            out.append(CodedUtterance(u, None, None, TALK_LABELS[k], talk_rows[i][k]))
             continue
-        c = int(codes[i].argmax())
+        c = best_code[i]
         code = Code(CODE_LABELS[c])
         subcode, sub_p = None, None
         if code is Code.OTHER:
-            s = int(subcodes[i].argmax())
+            s = best_subcode[i]
             if SUBCODE_LABELS[s] != NO_SUBCODE:
-                subcode, sub_p = SUBCODE_LABELS[s], float(subcodes[i, s])
-        distribution = tuple(float(p) for p in codes[i])
-        out.append(CodedUtterance(u, code, float(codes[i, c]), subcode, sub_p, distribution))
+                subcode, sub_p = SUBCODE_LABELS[s], subcode_rows[i][s]
+        out.append(CodedUtterance(u, code, code_rows[i][c], subcode, sub_p, tuple(code_rows[i])))
     return tuple(out)
 
 

@@ -108,11 +108,16 @@ def by_length(lengths: Sequence[int], size: int) -> Iterator[list[int]]:
         yield order[start : start + size]
 
 
+def padded(rows: Sequence[list[int]], device: str = "cpu") -> torch.Tensor:
+    """Word-piece id lists zero-padded into one (len(rows), tokens) tensor."""
+    width = max(map(len, rows))
+    return torch.tensor([row + [0] * (width - len(row)) for row in rows], device=device)
+
+
 def id_batches(ids: Sequence[list[int]], size: int, device: str = "cpu") -> Iterator[tuple[list[int], torch.Tensor]]:
-    """Chunks of `by_length` with their word-piece ids zero-padded into one (batch, tokens) tensor."""
+    """Chunks of `by_length` with their word-piece ids as one padded tensor."""
     for batch in by_length([len(x) for x in ids], size):
-        width = max(len(ids[i]) for i in batch)
-        yield batch, torch.tensor([ids[i] + [0] * (width - len(ids[i])) for i in batch], device=device)
+        yield batch, padded([ids[i] for i in batch], device)
 
 
 def pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -83,22 +83,33 @@ def draw_counts(rows: np.ndarray, draws: int, seed: int, spread: float = 0.0) ->
     per utterance would miss. Certain rows (codes a person set) stay certain.
     """
     rng = np.random.default_rng(seed)
+    n_codes = rows.shape[1]
+    # Codes first, (codes, draws, utterances): each step below works on long contiguous
+    # slices, which numpy does fast; reducing over a short last axis of five codes is slow.
     with np.errstate(divide="ignore"):
-        logits = np.log(rows.astype(np.float32))[None]
-    offsets = rng.normal(0.0, spread, (draws, 1, rows.shape[1])).astype(np.float32) if spread > 0 else None
-    counts = np.zeros((draws, rows.shape[1]), dtype=np.int64)
+        logits = np.log(rows.astype(np.float32)).T[:, None, :]
+    offsets = None
+    if spread > 0:
+        offsets = rng.normal(0.0, spread, (draws, 1, n_codes)).astype(np.float32).transpose(2, 0, 1)
+    counts = np.zeros((draws, n_codes), dtype=np.int64)
     # Draws are made a block at a time so memory stays bounded on very long sessions; the
     # random stream is consumed in the same order as one block of all draws would.
     block = max(1, DRAW_BLOCK_VALUES // max(1, rows.size))
     for first in range(0, draws, block):
-        shifted = logits if offsets is None else logits + offsets[first : first + block]
-        weights = np.exp(shifted - shifted.max(axis=2, keepdims=True))
-        cumulative = np.cumsum(weights / weights.sum(axis=2, keepdims=True), axis=2)
-        cumulative[..., -1] = 1.0  # rounding must not leave a draw without a code
+        shifted = logits if offsets is None else logits + offsets[:, first : first + block]
+        weights = np.exp(shifted - functools.reduce(np.maximum, shifted))
+        # A sum over the codes and a running sum, slice by slice in the order np.sum and
+        # np.cumsum add over a row's codes: the same float32 roundings, much faster.
+        cumulative = np.divide(weights, functools.reduce(np.add, weights), out=weights)
+        for k in range(1, n_codes):
+            np.add(cumulative[k - 1], cumulative[k], out=cumulative[k])
+        cumulative[-1] = 1.0  # rounding must not leave a draw without a code
         n = min(block, draws - first)
-        picks = (rng.random((n, len(rows), 1), dtype=np.float32) > cumulative).sum(axis=2)
-        for k in range(rows.shape[1]):
-            counts[first : first + n, k] = (picks == k).sum(axis=1)
+        uniform = rng.random((n, len(rows), 1), dtype=np.float32)[..., 0]
+        # Cumulative probabilities rise with the code, so the drawn code is the number of
+        # them a uniform number exceeds: utterances past code k, per draw, give the counts.
+        past = np.stack([(uniform > cumulative[k]).sum(axis=1) for k in range(n_codes)], axis=1)
+        counts[first : first + n] = -np.diff(past, axis=1, prepend=len(rows))
     return counts
 
 
@@ -131,12 +142,15 @@ def metric_intervals(
         return {}
     calibration = calibration or shipped_calibration()
     out = {}
+    drawn: dict[float, np.ndarray] = {}  # metrics of the same spread share their draws (same seed)
     for key in INTERVAL_KEYS:
         value = values.get(key)
         if value is None:
             continue
-        counts = draw_counts(rows, calibration.draws, calibration.seed, calibration.spread_of(key))
-        sample = metric_draws(counts, key)
+        spread = calibration.spread_of(key)
+        if spread not in drawn:
+            drawn[spread] = draw_counts(rows, calibration.draws, calibration.seed, spread)
+        sample = metric_draws(drawn[spread], key)
         sample = sample[~np.isnan(sample)]
         if len(sample) < MIN_DEFINED * calibration.draws:
             continue

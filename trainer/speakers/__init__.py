@@ -31,7 +31,7 @@ def choose_method(audio: Audio, options: SpeakerOptions = SpeakerOptions()) -> s
         raise SpeakerError(f"unknown speaker method {options.method!r}; choose from {', '.join(METHODS)}")
     two_voices = audio.channels_differ()
     if options.method == "channel" and not two_voices:
-        raise SpeakerError(f"{audio.source}: channel attribution needs a stereo recording with one voice per channel")
+        raise SpeakerError(f"{audio.label}: channel attribution needs a stereo recording with one voice per channel")
     if options.method == "auto":
         return "channel" if two_voices else "diarization"
     return options.method

@@ -284,7 +284,7 @@ def diarized_voices(audio: Audio, transcript: Transcript, options: SpeakerOption
     try:
         voices = diarize(audio.mono(), transcript.words, options.n_speakers)
     except SpeakerError as e:
-        raise SpeakerError(f"{audio.source}: {e}") from e
+        raise SpeakerError(f"{audio.label}: {e}") from e
     if not voices.turns:
-        raise SpeakerError(f"{audio.source}: no speech turns found")
+        raise SpeakerError(f"{audio.label}: no speech turns found")
     return voices

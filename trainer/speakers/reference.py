@@ -24,7 +24,7 @@ def reference_voices(audio: Audio, transcript: Transcript, options: SpeakerOptio
     """
     path = reference_path(audio.source)
     if not path.is_file():
-        raise SpeakerError(f"{audio.source}: no reference transcript {path.name} beside it")
+        raise SpeakerError(f"{audio.label}: no reference transcript {path.name} beside it")
     utterances = read_transcript(path).utterances
     if any(u.start is None or u.end is None for u in utterances):
         raise SpeakerError(f"{path}: the reference needs start and end times")

@@ -41,6 +41,12 @@ class Audio:
 
     samples: np.ndarray  # float32 in -1..1, shape (channels, n)
     source: str  # the path it came from
+    name: str = ""  # what messages call it, when not its path (an upload's own file name)
+
+    @property
+    def label(self) -> str:
+        """The recording as messages name it."""
+        return self.name or self.source
 
     @property
     def channels(self) -> int:
@@ -106,8 +112,10 @@ def declared_hours(container: Any, stream: Any) -> float | None:
     return None
 
 
-def load_audio(path: str | Path, max_hours: float = MAX_HOURS) -> Audio:
+def load_audio(path: str | Path, max_hours: float = MAX_HOURS, name: str = "") -> Audio:
     """Decode an audio file to 16 kHz float32, keeping up to two channels.
+
+    `name` is what errors, and later stages' errors, call the file when not its path.
 
     Raises:
         AudioError: the file is missing, empty, not audio, longer than `max_hours`,
@@ -116,18 +124,19 @@ def load_audio(path: str | Path, max_hours: float = MAX_HOURS) -> Audio:
     import av  # installed with faster-whisper; imported here to keep start-up light
 
     path = Path(path)
+    label = name or str(path)
     if not path.is_file():
-        raise AudioError(f"{path}: no such file")
+        raise AudioError(f"{label}: no such file")
     if path.stat().st_size == 0:
-        raise AudioError(f"{path}: file is empty")
+        raise AudioError(f"{label}: file is empty")
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
             if not container.streams.audio:
-                raise AudioError(f"{path}: contains no audio stream")
+                raise AudioError(f"{label}: contains no audio stream")
             stream = container.streams.audio[0]
             hours = declared_hours(container, stream)
             if hours is not None and hours > max_hours:
-                raise AudioError(f"{path}: the recording is {hours:.1f} h long, over {_limit_text(max_hours)}")
+                raise AudioError(f"{label}: the recording is {hours:.1f} h long, over {_limit_text(max_hours)}")
             max_samples = max_hours * 3600 * SAMPLE_RATE
             layout = "stereo" if (stream.channels or 1) >= 2 else "mono"
             resampler = av.AudioResampler(format="flt", layout=layout, rate=SAMPLE_RATE)
@@ -141,28 +150,28 @@ def load_audio(path: str | Path, max_hours: float = MAX_HOURS) -> Audio:
                         pending += r.samples
                         decoded += r.samples
                     if decoded > max_samples:
-                        raise AudioError(f"{path}: the recording runs past {_limit_text(max_hours)}")
+                        raise AudioError(f"{label}: the recording runs past {_limit_text(max_hours)}")
                     if pending >= BLOCK_S * SAMPLE_RATE:
                         blocks.append(_deinterleave(chunks, n_channels))
                         chunks, pending = [], 0
             except av.error.InvalidDataError as e:
                 # A truncated file still yields what was decoded before the damage.
-                log.warning("%s: decoding stopped early (%s)", path, e)
+                log.warning("%s: decoding stopped early (%s)", label, e)
             chunks.extend(r.to_ndarray() for r in resampler.resample(None))
             blocks.append(_deinterleave(chunks, n_channels))
     except AudioError:
         raise
     except (av.error.FFmpegError, OSError, ValueError) as e:
         reason = getattr(e, "strerror", None) or "not audio, or damaged"
-        raise AudioError(f"{path}: not a readable audio file ({reason[:1].lower()}{reason[1:]})") from e
+        raise AudioError(f"{label}: not a readable audio file ({reason[:1].lower()}{reason[1:]})") from e
     samples = _join(blocks)
     if not samples.size:
-        raise AudioError(f"{path}: no audio could be decoded")
-    audio = Audio(samples=samples, source=str(path))
+        raise AudioError(f"{label}: no audio could be decoded")
+    audio = Audio(samples=samples, source=str(path), name=name)
     if audio.channels == 2 and not audio.channels_differ():
         # One microphone saved as stereo: every later stage uses only the mix, so keep it
         # alone (2 hours: 0.46 GB, instead of 0.92 GB of channels plus the mix made later).
-        audio = Audio(samples=audio.mono()[None, :], source=str(path))
+        audio = Audio(samples=audio.mono()[None, :], source=str(path), name=name)
     if audio.duration_s < MIN_DURATION_S:
-        raise AudioError(f"{path}: too short to judge ({audio.duration_s:.1f} s)")
+        raise AudioError(f"{label}: too short to judge ({audio.duration_s:.1f} s)")
     return audio

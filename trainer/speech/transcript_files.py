@@ -115,7 +115,7 @@ def _build(rows: list[Row], duration_s: float | None = None) -> TranscriptInput:
     )
 
 
-def read_csv(path: Path) -> TranscriptInput:
+def read_csv(path: Path, shown: str) -> TranscriptInput:
     """CSV with header `speaker,text` and optional `start,end` (seconds) and `code`.
 
     Cells the tool guarded against spreadsheet formulas (its own CSV export) are read
@@ -126,20 +126,20 @@ def read_csv(path: Path) -> TranscriptInput:
         header = {h.strip().lower() for h in (reader.fieldnames or [])}
         missing = {"speaker", "text"} - header
         if missing:
-            raise TranscriptFormatError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+            raise TranscriptFormatError(f"{shown}: missing column(s) {', '.join(sorted(missing))}")
         rows = []
         for n, raw in enumerate(reader, start=2):
             row = {k.strip().lower(): csv_uncell(v or "") for k, v in raw.items() if isinstance(k, str)}
             if not row["text"].strip() and not row["speaker"].strip():
                 continue
-            where = f"{path} line {n}"
+            where = f"{shown} line {n}"
             rows.append(
                 check_row(where, row["speaker"], row["text"], row.get("start"), row.get("end"), row.get("code"))
             )
     return _build(rows)
 
 
-def read_text(path: Path) -> TranscriptInput:
+def read_text(path: Path, shown: str) -> TranscriptInput:
     """Plain text, one utterance per `Counsellor:`/`Client:` line; other lines continue it."""
     rows: list[Row] = []
     for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
@@ -147,35 +147,35 @@ def read_text(path: Path) -> TranscriptInput:
             continue
         label, sep, text = line.partition(":")
         if sep and label.strip().lower() in SPEAKER_ALIASES:
-            rows.append(check_row(f"{path} line {n}", label, text, None, None, None))
+            rows.append(check_row(f"{shown} line {n}", label, text, None, None, None))
         elif rows:
             where, role, previous, *_ = rows[-1]
             rows[-1] = (where, role, f"{previous} {line.strip()}", None, None, None)
         else:
-            raise TranscriptFormatError(f"{path} line {n}: expected 'Counsellor:' or 'Client:' first")
+            raise TranscriptFormatError(f"{shown} line {n}: expected 'Counsellor:' or 'Client:' first")
     return _build(rows)
 
 
-def read_json(path: Path) -> TranscriptInput:
+def read_json(path: Path, shown: str) -> TranscriptInput:
     """The tool's own output (possibly edited by an instructor)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
     except json.JSONDecodeError as e:
-        raise TranscriptFormatError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from e
+        raise TranscriptFormatError(f"{shown}: not valid JSON ({e.msg} at line {e.lineno})") from e
     except RecursionError as e:
-        raise TranscriptFormatError(f"{path}: nested too deeply to be a transcript") from e
+        raise TranscriptFormatError(f"{shown}: nested too deeply to be a transcript") from e
     items = data.get("utterances") if isinstance(data, dict) else None
     if not isinstance(items, list):
-        raise TranscriptFormatError(f"{path}: no 'utterances' list")
+        raise TranscriptFormatError(f"{shown}: no 'utterances' list")
     rows = []
     for i, item in enumerate(items):
-        where = f"{path} utterance {i}"
+        where = f"{shown} utterance {i}"
         if not isinstance(item, dict) or "speaker" not in item or "text" not in item:
             raise TranscriptFormatError(f"{where}: needs 'speaker' and 'text'")
         rows.append(
             check_row(where, item["speaker"], item["text"], item.get("start"), item.get("end"), item.get("code"))
         )
-    return _build(rows, seconds(data.get("duration_s"), "duration_s", str(path)))
+    return _build(rows, seconds(data.get("duration_s"), "duration_s", shown))
 
 
 def _no_constant(name: str) -> None:
@@ -183,24 +183,27 @@ def _no_constant(name: str) -> None:
     raise TranscriptFormatError(f"not valid JSON ({name} is not a JSON number)")
 
 
-def read_transcript(path: str | Path) -> TranscriptInput:
+def read_transcript(path: str | Path, name: str = "") -> TranscriptInput:
     """Read any supported transcript file, chosen by extension.
+
+    Errors name the file `name` when given (an upload's own file name), else its path.
 
     Raises:
         TranscriptFormatError: the file does not follow the format of its extension.
     """
     path = Path(path)
+    shown = name or str(path)
     readers = {".csv": read_csv, ".txt": read_text, ".json": read_json}
     reader = readers.get(path.suffix.lower())
     if reader is None:
-        raise TranscriptFormatError(f"{path}: not a transcript ({', '.join(TRANSCRIPT_EXTENSIONS)})")
+        raise TranscriptFormatError(f"{shown}: not a transcript ({', '.join(TRANSCRIPT_EXTENSIONS)})")
     try:
-        return reader(path)
+        return reader(path, shown)
     except UnicodeDecodeError as e:
-        raise TranscriptFormatError(f"{path}: not UTF-8 text") from e
+        raise TranscriptFormatError(f"{shown}: not UTF-8 text") from e
     except csv.Error as e:
-        raise TranscriptFormatError(f"{path}: not a readable CSV file ({e})") from e
+        raise TranscriptFormatError(f"{shown}: not a readable CSV file ({e})") from e
     except TranscriptFormatError as e:
-        if str(path) in str(e):
+        if shown in str(e):
             raise
-        raise TranscriptFormatError(f"{path}: {e}") from e
+        raise TranscriptFormatError(f"{shown}: {e}") from e
