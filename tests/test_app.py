@@ -127,6 +127,15 @@ def test_play_button_starts_the_recording_there(ann_session, people):
     assert at.session_state.play_from == 18.5 and at.session_state.autoplay is True
 
 
+def test_feedback_shows_what_an_experienced_counsellor_said_at_a_similar_moment(ann_session, people):
+    at = sign_in("ann", session=ann_session.id)
+    shown = texts(at)
+    assert "What an experienced counsellor said at a similar moment" in shown
+    # The client turn ann answered with a question, her answer, and an expert's complex reflection instead.
+    assert "**Client:** Well I do drink a bit more than I used to. **You said** > Do you drink every day?" in shown
+    assert ":violet-badge[Complex reflection]" in shown and "AnnoMI (Wu et al., ICASSP 2022)" in shown
+
+
 def test_unreadable_upload_is_one_error_line_and_saves_nothing(store, people, monkeypatch):
     monkeypatch.setattr(trainer.app.intake, "run_session", run_session)  # the real one: decoding fails first
     at = sign_in("ann")

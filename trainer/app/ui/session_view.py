@@ -20,6 +20,7 @@ from trainer.app.session_report import (
 )
 from trainer.app.ui.charts import talk_time_chart, timeline_chart
 from trainer.app.ui.common import LEVEL_HEADINGS
+from trainer.app.ui.examples import render_expert_examples
 from trainer.batch.output import json_text
 from trainer.safe_text import markdown_text
 from trainer.schema import Code, CodedUtterance, FeedbackItem, Role
@@ -126,6 +127,7 @@ def render_feedback(reviewed: Reviewed) -> None:
         if f.practise:
             st.markdown("##### To practise next")
             _render_items(f.practise, per_row=2)
+            render_expert_examples(f.practise, reviewed.session.utterances)
         if f.strengths:
             st.markdown("##### What went well")
             _render_items(f.strengths, per_row=min(len(f.strengths), ITEMS_PER_ROW))
