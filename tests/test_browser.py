@@ -227,6 +227,19 @@ def test_a_session_link_opens_after_signing_in(app_url, browser, ann_session, tm
         expect(page.get_by_role("tab", name="Review")).to_be_visible()
 
 
+def test_feedback_shows_an_expert_answer_beside_the_trainees_words(app_url, browser, ann_session, tmp_path):
+    from playwright.sync_api import expect
+
+    page = open_page(browser, f"{app_url}/?session={ann_session}")
+    with screenshot_on_failure(page, tmp_path):
+        sign_in(page, "ann")
+        examples = page.locator(".st-key-expert-examples")
+        expect(examples.get_by_text("What an experienced counsellor said at a similar moment")).to_be_visible()
+        expect(examples.get_by_text("Do you drink every day?")).to_be_visible()
+        expect(examples.get_by_text("Complex reflection").first).to_be_visible()
+        expect(examples.get_by_text(re.compile(r"AnnoMI session \d+"))).not_to_have_count(0)
+
+
 def test_thirty_wrong_passwords_then_the_right_one_is_held_up(app_url, browser, tmp_path):
     from playwright.sync_api import expect
 
