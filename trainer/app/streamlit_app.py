@@ -21,7 +21,7 @@ from trainer.app.review import review
 from trainer.app.store import Store, default_data_dir, parse_id
 from trainer.app.ui.common import close_session, init_state, open_session, reviewed_sessions
 from trainer.app.ui.instructor import quick_corrector, render_agreement, render_cohort, render_review
-from trainer.app.ui.practise import render_history, render_jobs, render_rescoring, submit_upload
+from trainer.app.ui.practise import render_history, render_jobs, render_naming, render_rescoring, submit_upload
 from trainer.app.ui.session_view import render_session
 from trainer.errors import AccessDenied, AuthError, TrainerError
 from trainer.safe_text import markdown_text
@@ -140,9 +140,11 @@ def render_open_session(store: Store, user: User, session_id: int) -> bool:
         close_session()
         st.error(markdown_text(str(e)), icon=":material/block:")
         return False
-    if st.button("Back", key="back", icon=":material/arrow_back:", type="tertiary"):
-        close_session()
-        st.rerun()
+    with st.container(horizontal=True, vertical_alignment="center"):
+        if st.button("Back", key="back", icon=":material/arrow_back:", type="tertiary"):
+            close_session()
+            st.rerun()
+        render_naming(store, user, stored)
     reviewed = review(stored.document, stored.corrections, stored.comments, stored.reviewed_by is not None)
     audio = store.audio_file(stored)
     url = urljoin(st.context.url or "", web.RECORDING_PATH.format(session_id=stored.id)) if web.serving() else None
@@ -154,7 +156,7 @@ def render_open_session(store: Store, user: User, session_id: int) -> bool:
         render_session(stored, reviewed, audio, True, url, quick_corrector(store, user, stored, reviewed))
     with review_tab:
         render_review(store, user, stored, reviewed)
-        if audio is not None and st.button("Score again with current models", key="rescore", icon=":material/refresh:"):
+        if audio is not None:
             render_rescoring(store, user, stored.id)
     return True
 
