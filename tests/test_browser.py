@@ -227,10 +227,16 @@ def test_a_session_link_opens_after_signing_in(app_url, browser, ann_session, tm
         expect(page.get_by_role("tab", name="Review")).to_be_visible()
 
 
-def test_feedback_shows_an_expert_answer_beside_the_trainees_words(app_url, browser, ann_session, tmp_path):
+def test_feedback_shows_an_expert_answer_and_loads_nothing_from_elsewhere(app_url, browser, ann_session, tmp_path):
+    """The expert example beside the trainee's words; every request (fonts, favicon) stays on the app's server."""
     from playwright.sync_api import expect
 
-    page = open_page(browser, f"{app_url}/?session={ann_session}")
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    requested: list[str] = []
+    context.on("request", lambda request: requested.append(request.url))
+    page = context.new_page()
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    page.goto(f"{app_url}/?session={ann_session}")
     with screenshot_on_failure(page, tmp_path):
         sign_in(page, "ann")
         examples = page.locator(".st-key-expert-examples")
@@ -238,6 +244,12 @@ def test_feedback_shows_an_expert_answer_beside_the_trainees_words(app_url, brow
         expect(examples.get_by_text("Do you drink every day?")).to_be_visible()
         expect(examples.get_by_text("Complex reflection").first).to_be_visible()
         expect(examples.get_by_text(re.compile(r"AnnoMI session \d+"))).not_to_have_count(0)
+        settle(page)
+        favicon = page.locator("link[rel~=icon]").first.get_attribute("href")
+        assert favicon.startswith(f"{app_url}/media/") and favicon.endswith(".png")  # the shipped favicon.png
+        assert any(u.startswith(f"{app_url}/static/media/SourceSans") for u in requested)  # fonts from the app
+        elsewhere = [u for u in requested if not u.startswith((app_url, "data:", "blob:"))]
+        assert elsewhere == []
 
 
 def test_thirty_wrong_passwords_then_the_right_one_is_held_up(app_url, browser, tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import reprlib
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import urljoin
 
 import streamlit as st
@@ -29,6 +30,8 @@ from trainer.safe_text import markdown_text
 TRAINEE_PAGES = ("Practise", "My sessions")
 SOURCES = ("Record here", "Upload a file")
 INSTRUCTOR_PAGES = ("Cohort", "Agreement")
+# Served by the app itself: a ":material/...:" icon would make the browser fetch it from Google's font host.
+FAVICON = Path(__file__).with_name("favicon.png")
 
 
 @st.cache_resource(show_spinner=False)
@@ -178,7 +181,7 @@ def requested_session() -> int | None:
 
 def main() -> None:
     """Sign in, then the pages of the user's role, or the session they opened."""
-    st.set_page_config(page_title="Listening trainer", page_icon=":material/hearing:", layout="wide")
+    st.set_page_config(page_title="Listening trainer", page_icon=str(FAVICON), layout="wide")
     init_state()
     try:
         store = load_store(str(default_data_dir().resolve()))
