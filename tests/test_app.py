@@ -136,6 +136,13 @@ def test_feedback_shows_what_an_experienced_counsellor_said_at_a_similar_moment(
     assert ":violet-badge[Complex reflection]" in shown and "AnnoMI (Wu et al., ICASSP 2022)" in shown
 
 
+def test_a_session_scored_from_an_uploaded_transcript_opens_without_a_player(store, people, transcript_csv):
+    jobs.submit(store, people["ann"], "week1.csv", transcript_csv.read_bytes())
+    at = sign_in("ann", session=jobs.run_next(store).session_id)
+    assert not at.exception and at.title[0].value == markdown_text("week1.csv")
+    assert not at.sidebar.get("audio") and not [b for b in at.button if b.key and b.key.startswith("play-")]
+
+
 def test_unreadable_upload_is_one_error_line_and_saves_nothing(store, people, monkeypatch):
     monkeypatch.setattr(trainer.app.intake, "run_session", run_session)  # the real one: decoding fails first
     at = sign_in("ann")

@@ -334,6 +334,19 @@ def test_instructor_plays_a_row_and_corrects_its_code(app_url, browser, ann_sess
         expect(page.locator("[data-testid=stMetric]", has_text="Open questions")).to_contain_text("100%")
 
 
+def open_my_sessions(page) -> None:
+    """Click "My sessions" in the sidebar, opening the sidebar first on a narrow screen, and close it again."""
+    narrow = page.get_by_test_id("stExpandSidebarButton").is_visible()  # the sidebar is collapsed
+    if narrow:
+        page.get_by_test_id("stExpandSidebarButton").click()
+    page.get_by_text("My sessions", exact=True).first.click()
+    settle(page)
+    if narrow:
+        page.get_by_test_id("stSidebarCollapseButton").locator("button").click()
+    page.get_by_role("heading", name="My sessions").wait_for()
+    settle(page)
+
+
 def test_progress_after_two_sessions_and_screenshots(app_url, browser, transcript_csv, tmp_path):
     """Also writes screenshots of every page at 1400 and 390 px into $TRAINER_SCREENSHOTS (or a temporary folder)."""
     from playwright.sync_api import expect
@@ -364,7 +377,26 @@ def test_progress_after_two_sessions_and_screenshots(app_url, browser, transcrip
                 page.goto(url)
                 page.get_by_role("heading").first.wait_for()
                 settle(page)
+                if name == "my-sessions":  # a page of the sidebar, not of the URL
+                    open_my_sessions(page)
+                # Streamlit scrolls inside its main area: make the window as tall as that to capture it all.
+                height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
+                page.set_viewport_size({"width": width, "height": max(height, 1000)})
+                settle(page)
                 page.screenshot(path=str(shots / f"{name}-{width}.png"), full_page=True)
+                page.set_viewport_size({"width": width, "height": 1000})
                 if name == "feedback":  # readable on a phone: nothing wider than the screen
                     assert page.evaluate("document.documentElement.scrollWidth") <= width
-        assert len(list(shots.glob("*.png"))) == 6
+        page.emulate_media(color_scheme="dark")  # Streamlit follows the system's theme
+        for name in ("feedback", "my-sessions"):
+            page.set_viewport_size({"width": 1400, "height": 1000})
+            page.goto(pages[name])
+            page.get_by_role("heading").first.wait_for()
+            settle(page)
+            if name == "my-sessions":
+                open_my_sessions(page)
+            height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
+            page.set_viewport_size({"width": 1400, "height": max(height, 1000)})
+            settle(page)
+            page.screenshot(path=str(shots / f"{name}-dark-1400.png"), full_page=True)
+        assert len(list(shots.glob("*.png"))) == 8

@@ -58,7 +58,12 @@ def talk_time_chart(session: Session) -> alt.Chart:
             tooltip=["role", alt.Tooltip("share:Q", format=".0%"), alt.Tooltip(f"{unit}:Q")],
         )
     )
-    labels = bars.mark_text(align="left", dx=4).encode(text=alt.Text("share:Q", format=".0%"))
+    # Labels in the theme's text colour (not the bars'), readable on light and dark backgrounds.
+    labels = (
+        alt.Chart(data)
+        .mark_text(align="left", dx=4)
+        .encode(x="share:Q", y=alt.Y("role:N", sort=list(ROLE_LABELS.values())), text=alt.Text("share:Q", format=".0%"))
+    )
     return (bars + labels).properties(height=120)
 
 

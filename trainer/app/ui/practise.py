@@ -190,8 +190,9 @@ def render_history(items: list[Item]) -> None:
         chosen = st.multiselect("Scenario", scenarios, key="history_scenarios", placeholder="all scenarios")
         if chosen:
             items = [(stored, r) for stored, r in items if stored.scenario in chosen]
+    unused = ["trainee"] if scenarios else ["trainee", "scenario"]
     st.dataframe(
-        shown_table(session_table(items).drop(columns=["trainee"])),
+        shown_table(session_table(items).drop(columns=unused)),
         column_config=table_columns(),
         hide_index=True,
         placeholder="–",
