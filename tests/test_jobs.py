@@ -12,6 +12,7 @@ from trainer.app import jobs
 from trainer.app.intake import rescore
 from trainer.app.store import DB_NAME
 from trainer.errors import AccessDenied, AudioError, StoreError, UploadError
+from trainer.pipeline import AUDIO_STEPS
 
 
 def files_under(path: Path) -> list[str]:
@@ -152,8 +153,10 @@ def test_scoring_again_is_a_queued_job_that_keeps_the_recording(store, people, s
     jobs.submit(store, people["ann"], "week1.wav", stereo_path.read_bytes())
     saved = store.session(people["ann"], jobs.run_next(store).session_id)
     recording = store.audio_file(saved)
+    store.rename_session(people["ann"], saved.id, "First try", "")
     job = jobs.submit_rescore(store, people["ivy"], saved.id)
     assert job.state == "queued" and job.rescore_of == saved.id and job.owner_id == people["ivy"].id
+    assert job.title == "First try" and job.steps == AUDIO_STEPS  # the kind comes from the stored file
     assert jobs.submit_rescore(store, people["ivy"], saved.id) == job  # asked twice: one job
     assert jobs.rescoring(store, saved.id) == job
     with pytest.raises(AccessDenied):

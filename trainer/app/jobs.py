@@ -45,7 +45,8 @@ class Job:
 
     id: int
     owner_id: int
-    title: str  # the name the file was uploaded as
+    title: str  # the name the file was uploaded as; the session's name when it is scored again
+    path: str  # the file scored, relative to the data directory (its extension tells the kind)
     state: str  # queued, running, done or failed
     step: str | None  # the last step the pipeline finished
     steps_done: int
@@ -60,7 +61,7 @@ class Job:
     @property
     def steps(self) -> tuple[str, ...]:
         """The pipeline's steps for this kind of input."""
-        return TRANSCRIPT_STEPS if is_transcript(self.title) else AUDIO_STEPS
+        return TRANSCRIPT_STEPS if is_transcript(self.path) else AUDIO_STEPS
 
     @property
     def running_step(self) -> str | None:
@@ -223,7 +224,7 @@ def run_next(store: Store, options: PipelineOptions | None = None) -> Job | None
     if job is None:
         return None
     with store.transaction(write=False) as conn:
-        row = conn.execute("SELECT path, content_hash FROM jobs WHERE id = ?", (job.id,)).fetchone()
+        row = conn.execute("SELECT content_hash FROM jobs WHERE id = ?", (job.id,)).fetchone()
         owner = store.user(job.owner_id)
 
     def hook(step: str, artifact: Any, *, completed: int, total: int) -> None:
@@ -234,7 +235,7 @@ def run_next(store: Store, options: PipelineOptions | None = None) -> Job | None
                 (step, completed, audio_s, job.id),
             )
 
-    path = store.data_dir / row["path"]
+    path = store.data_dir / job.path
     try:
         if job.rescore_of is not None:
             stored = rescore(store, owner, job.rescore_of, options, hook)
