@@ -102,9 +102,13 @@ def render_metric_cards(reviewed: Reviewed) -> None:
             if note:  # the sentence goes in the help; the card has room for a few words only
                 text, help_text = _levels_between(key, interval), f"{help_text}. Level: {note}."
             detail = f"{format_range(key, interval)} · {detail}"
-        with column.container(border=True, height="stretch"):  # the thresholds wrap below, never cut off
+        # Label and thresholds as text that wraps: st.metric cuts its own label off on a narrow card.
+        with column.container(border=True, height="stretch", gap="small"):
+            st.markdown(metric.label, help=help_text)
             shown = metric.show(value)
-            st.metric(metric.label, shown, delta=text, delta_color=colour, delta_arrow="off", help=help_text)
+            st.metric(
+                metric.label, shown, delta=text, delta_color=colour, delta_arrow="off", label_visibility="collapsed"
+            )
             st.caption(detail)
 
 
