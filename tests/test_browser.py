@@ -16,8 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import TEST_DATA
+from tests.test_app_voices import counsellor_of, score_unsure
 from trainer.app.accounts import register
 from trainer.app.store import Store
+from trainer.app.voices import CLIP_S, profile_path
 from trainer.batch.output import session_to_dict
 from trainer.pipeline import run_session
 from trainer.speech.audio import AUDIO_EXTENSIONS, load_audio
@@ -400,3 +403,50 @@ def test_progress_after_two_sessions_and_screenshots(app_url, browser, transcrip
             settle(page)
             page.screenshot(path=str(shots / f"{name}-dark-1400.png"), full_page=True)
         assert len(list(shots.glob("*.png"))) == 8
+
+
+@pytest.fixture
+def unsure_id(data_dir, tmp_path) -> int:
+    """ann's unsure two-voice session (`score_unsure`), stored with its recording; its id."""
+    store = Store(data_dir)
+    document, audio = score_unsure(tmp_path)
+    incoming = store.incoming_dir / "upload.wav"
+    incoming.write_bytes(audio)
+    return store.add_session(store.credentials("ann")[0], "unsure.wav", document, "d" * 64, audio=incoming).id
+
+
+def test_trainee_hears_each_voice_picks_theirs_and_saves_their_voice(app_url, browser, data_dir, unsure_id, tmp_path):
+    from playwright.sync_api import expect
+
+    page = open_page(browser, f"{app_url}/?session={unsure_id}")
+    with screenshot_on_failure(page, tmp_path):
+        sign_in(page, "ann")
+        picker = page.locator(".st-key-voice_picker")
+        expect(picker.get_by_text("Which one is you?")).to_be_visible()
+        clips = picker.locator("audio")
+        expect(clips).to_have_count(2)
+        for i in range(2):  # each clip is served to the signed-in browser and is a few seconds long
+            seconds = clips.nth(i).evaluate(
+                "a => a.readyState >= 1 ? a.duration"
+                " : new Promise(done => a.addEventListener('loadedmetadata', () => done(a.duration)))"
+            )
+            assert 1.0 < seconds <= CLIP_S + 0.1
+
+        store = Store(data_dir)
+        ann = store.credentials("ann")[0]
+        first = counsellor_of(store.session(ann, unsure_id).document)
+        picker.get_by_role("button", name="This is me").nth(1).click()
+        settle(page)
+        expect(page.get_by_text("Which one is you?")).to_have_count(0)
+        assert counsellor_of(store.session(ann, unsure_id).document) != first
+
+        page.get_by_role("button", name="Back").click()
+        page.get_by_role("radio", name="My voice").check(force=True)
+        expect(page.get_by_role("heading", name="My voice")).to_be_visible()
+        page.get_by_text("Upload a file").click()
+        page.locator("input[type=file]").set_input_files(TEST_DATA / "jfk.flac")
+        page.locator("[data-testid=stFileUploader]").get_by_text("jfk.flac").wait_for()
+        settle(page)
+        page.get_by_role("button", name="Save my voice").click()
+        expect(page.get_by_text("Your voice is saved")).to_be_visible()
+        assert profile_path(store, ann).is_file()

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import pytest
 
 import trainer.app.intake
+from tests.conftest import TEST_DATA
 from trainer.app import jobs
 from trainer.app.intake import rescore
 from trainer.app.store import DB_NAME
+from trainer.batch.runner import score_batch
 from trainer.errors import AccessDenied, AudioError, StoreError, UploadError
 from trainer.pipeline import AUDIO_STEPS
 
@@ -174,3 +177,16 @@ def test_a_session_whose_recording_is_gone_cannot_be_scored_again(store, people,
     store.audio_file(saved).unlink()
     with pytest.raises(StoreError, match="^week1.wav has no recording to score again$"):
         jobs.submit_rescore(store, people["ivy"], saved.id)
+
+
+def test_the_app_stores_what_the_command_line_writes(tmp_path, store, people):
+    """The same real one-microphone recording and settings: the app's job and a batch give one answer."""
+    recording = TEST_DATA / "ami" / "trn09.flac"
+    score_batch([recording], tmp_path / "plain")
+    written = json.loads((tmp_path / "plain" / "trn09.json").read_text())
+    jobs.submit(store, people["ann"], "trn09.flac", recording.read_bytes())
+    done = jobs.run_next(store)
+    assert done.state == "done", done.error
+    stored = store.session(people["ann"], done.session_id).document
+    assert written["speakers"]["n_speakers"] >= 2  # a real two-voice path, not a trivial one
+    assert {**stored, "source": written["source"]} == written

@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -283,6 +284,9 @@ def swap_roles(results: tuple[Path, ...], coder: str) -> None:
 @click.option("--max-seconds", type=click.FloatRange(min=1), default=None, help="Stop by itself after this long.")
 @click.option("--score", "score_after", is_flag=True, help="Score the recording when it ends.")
 @click.option(
+    "--live", is_flag=True, help="Show running feedback while recording (roles, counts, nudges); scores at the end."
+)
+@click.option(
     "--score-out",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("out"),
@@ -291,14 +295,22 @@ def swap_roles(results: tuple[Path, ...], coder: str) -> None:
 )
 @pipeline_options
 def record(
-    out: Path, channels: int, max_seconds: float | None, score_after: bool, score_out: Path, options: PipelineOptions
+    out: Path,
+    channels: int,
+    max_seconds: float | None,
+    score_after: bool,
+    live: bool,
+    score_out: Path,
+    options: PipelineOptions,
 ) -> None:
     """Record a session from the default microphone; Enter or Ctrl-C stops it.
 
     A level meter and the time recorded show while it runs. With --score the
-    recording is then scored like `trainer score` would.
+    recording is then scored like `trainer score` would. With --live a panel shows
+    talk share, counts, MITI bands, the last coded utterances and nudges as you go,
+    and the recording is scored at the end.
 
-    Example: trainer record --out week3.wav --score --score-out out/
+    Example: trainer record --out week3.wav --live --score-out out/
     """
     import threading
 
@@ -309,21 +321,42 @@ def record(
     # Enter (or the end of standard input) stops; Ctrl-C is handled by the recorder.
     threading.Thread(target=lambda: (sys.stdin.readline(), stop.set()), daemon=True).start()
     click.echo(f"Recording to {out}; press Enter or Ctrl-C to stop.", err=True)
+    record_options = recorder.RecordOptions(channels=channels, max_s=max_seconds)
     try:
-        done = recorder.record(
-            out,
-            stop,
-            recorder.RecordOptions(channels=channels, max_s=max_seconds),
-            on_level=lambda db, s: click.echo("\r" + recorder.meter(db, s), err=True, nl=False),
-        )
+        if live:
+            done = live_record(out, stop, options, record_options)
+        else:
+            done = recorder.record(
+                out,
+                stop,
+                record_options,
+                on_level=lambda db, s: click.echo("\r" + recorder.meter(db, s), err=True, nl=False),
+            )
     except TrainerError as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"\nrecorded {done.duration_s:.1f} s to {done.path}", err=True)
-    if score_after:
+    if score_after or live:
         result = score_batch([done.path], score_out, options)
         if result.failed:
             raise click.ClickException(result.failed[0]["error"])
         click.echo(f"scored: {score_out / 'summary.csv'}", err=True)
+
+
+def live_record(out: Path, stop: Any, options: PipelineOptions, record_options: Any) -> Any:
+    """`record --live`: the running panel on standard error, with the pipeline's model and coder."""
+    from rich.console import Console
+
+    from trainer.live.session import LiveOptions
+    from trainer.live.terminal import record_live
+
+    live = LiveOptions(
+        transcribe=replace(options.transcribe, beam_size=LiveOptions().transcribe.beam_size),
+        coder=options.coder,
+        swap_roles=options.speakers.swap_roles,
+        counsellor_voice=options.speakers.counsellor_voice,
+    )
+    done, _ = record_live(out, stop, Console(stderr=True), live, record_options)
+    return done
 
 
 def data_dir_option(command: Callable[..., Any]) -> Callable[..., Any]:

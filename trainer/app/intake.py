@@ -15,6 +15,7 @@ from typing import Any
 from trainer.app.accounts import User
 from trainer.app.review import StoredSession
 from trainer.app.store import Store
+from trainer.app.voices import note_profile, score_options
 from trainer.batch.output import session_to_dict
 from trainer.errors import StoreError, UploadError
 from trainer.pipeline import Hook, PipelineOptions, run_session
@@ -90,12 +91,15 @@ def score_file(
 ) -> StoredSession:
     """Score an upload waiting in the data directory and store it with its recording.
 
+    An owner who enrolled their voice is found by it (`voices.score_options`).
+
     Raises:
         TrainerError: scoring failed (its subclass says why, naming the file as uploaded); nothing
             was stored and the file is where it was.
     """
-    session = run_session(path, options or app_options(), hook, name=title)
-    return store.add_session(owner, title, session_to_dict(session), content_hash, audio=path)
+    options = score_options(store, owner, options or app_options())
+    session = run_session(path, options, hook, name=title)
+    return store.add_session(owner, title, note_profile(session_to_dict(session), options), content_hash, audio=path)
 
 
 def recording_of(store: Store, viewer: User, session_id: int) -> tuple[StoredSession, Path]:
@@ -123,5 +127,6 @@ def rescore(
         TrainerError: scoring failed; the stored result is unchanged.
     """
     stored, audio = recording_of(store, viewer, session_id)
-    session = run_session(audio, options or app_options(), hook, name=stored.title)
-    return store.replace_document(viewer, session_id, session_to_dict(session))
+    options = score_options(store, stored.owner, options or app_options())
+    session = run_session(audio, options, hook, name=stored.title)
+    return store.replace_document(viewer, session_id, note_profile(session_to_dict(session), options))

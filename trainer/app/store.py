@@ -6,6 +6,7 @@ the only place the trainer writes to:
     trainer.db                        users, sessions, corrections, comments
     audio/<user id>/<hash><ext>       recordings, moved in only when their session is saved
     incoming/                         uploads while they are scored, removed whatever happens
+    voices/<user id>.npy              trainees' voice profiles (trainer/app/voices.py)
 
 A session's automatic result (the JSON document of `output.session_to_dict`) and the
 instructors' corrections sit in separate tables: re-scoring replaces the first and never

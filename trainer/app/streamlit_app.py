@@ -22,13 +22,15 @@ from trainer.app.review import review
 from trainer.app.store import Store, default_data_dir, parse_id
 from trainer.app.ui.common import close_session, init_state, open_session, reviewed_sessions
 from trainer.app.ui.instructor import quick_corrector, render_agreement, render_cohort, render_review
+from trainer.app.ui.live import render_live
 from trainer.app.ui.practise import render_history, render_jobs, render_naming, render_rescoring, submit_upload
 from trainer.app.ui.session_view import render_session
+from trainer.app.ui.voice import render_voice_page, render_voice_picker
 from trainer.errors import AccessDenied, AuthError, TrainerError
 from trainer.safe_text import markdown_text
 
-TRAINEE_PAGES = ("Practise", "My sessions")
-SOURCES = ("Record here", "Upload a file")
+TRAINEE_PAGES = ("Practise", "My sessions", "My voice")
+SOURCES = ("Record here", "Upload a file", "Live")
 INSTRUCTOR_PAGES = ("Cohort", "Agreement")
 # Served by the app itself: a ":material/...:" icon would make the browser fetch it from Google's font host.
 FAVICON = Path(__file__).with_name("favicon.png")
@@ -120,6 +122,8 @@ def recording_ui(limit_mb: int) -> tuple[str, bytes] | None:
         horizontal=True,
         on_change=lambda: st.session_state.update(source_choice=st.session_state.source),
     )
+    if how == "Live":
+        return None  # the live take scores itself when it stops (render_live)
     if how == "Record here":
         clip = st.audio_input("Record your role play", key="record")
         name = f"Recording {datetime.now():%Y-%m-%d %H:%M}.wav"
@@ -152,12 +156,14 @@ def render_open_session(store: Store, user: User, session_id: int) -> bool:
     audio = store.audio_file(stored)
     url = urljoin(st.context.url or "", web.RECORDING_PATH.format(session_id=stored.id)) if web.serving() else None
     if not accounts.can_review(user, stored.owner):
+        render_voice_picker(store, user, stored, audio)
         render_session(stored, reviewed, audio, show_owner=False, audio_url=url)
         return True
     feedback_tab, review_tab = st.tabs(["Feedback", "Review"], key="session_tabs")
     with feedback_tab:
         render_session(stored, reviewed, audio, True, url, quick_corrector(store, user, stored, reviewed))
     with review_tab:
+        render_voice_picker(store, user, stored, audio)
         render_review(store, user, stored, reviewed)
         if audio is not None:
             render_rescoring(store, user, stored.id)
@@ -203,11 +209,15 @@ def main() -> None:
         return
     if page == "Practise":
         upload = recording_ui(limit_mb)
-        if upload is not None:
+        if st.session_state.source_choice == "Live":
+            render_live(store, user, limit_mb)
+        elif upload is not None:
             submit_upload(store, user, *upload, limit_mb=limit_mb)
         render_jobs(store, user)
     elif page == "My sessions":
         render_history(reviewed_sessions(store, user))
+    elif page == "My voice":
+        render_voice_page(store, user, limit_mb)
     elif page == "Cohort":
         render_cohort(store, user, reviewed_sessions(store, user))
     else:

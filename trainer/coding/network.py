@@ -48,14 +48,16 @@ def neighbours(roles: Sequence[Role]) -> list[tuple[int, int, int]]:
     turn is the one before the other speaker's previous turn, so for a counsellor it is
     what they said before the client's latest words.
     """
-    out = []
-    n = len(roles)
-    for i, role in enumerate(roles):
-        prev_other = next((j for j in range(i - 1, -1, -1) if roles[j] is not role), NO_NEIGHBOUR)
-        next_other = next((j for j in range(i + 1, n) if roles[j] is not role), NO_NEIGHBOUR)
-        prev_own = next((j for j in range(prev_other - 1, -1, -1) if roles[j] is role), NO_NEIGHBOUR)
-        out.append((prev_other, next_other, prev_own))
-    return out
+    return [links_of(roles, i) for i in range(len(roles))]
+
+
+def links_of(roles: Sequence[Role], i: int) -> tuple[int, int, int]:
+    """(previous other, next other, previous own) turn of utterance `i`, as in `neighbours`."""
+    role = roles[i]
+    prev_other = next((j for j in range(i - 1, -1, -1) if roles[j] is not role), NO_NEIGHBOUR)
+    next_other = next((j for j in range(i + 1, len(roles)) if roles[j] is not role), NO_NEIGHBOUR)
+    prev_own = next((j for j in range(prev_other - 1, -1, -1) if roles[j] is role), NO_NEIGHBOUR)
+    return prev_other, next_other, prev_own
 
 
 def _content(text: str) -> set[str]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
@@ -48,6 +49,9 @@ MERGE_COSINE = 0.75
 PRUNE_SHARE = 0.012  # senko's p-value: share of similarities each window keeps
 
 
+_MODELS_LOCK = threading.RLock()  # see one_thread
+
+
 @functools.lru_cache(maxsize=1)
 def load_diarizer():  # noqa: ANN201 - senko.Diarizer, imported lazily
     """senko's CPU diarizer (CAM++ and Silero VAD), loaded once per process, no warm-up."""
@@ -63,15 +67,21 @@ def load_diarizer():  # noqa: ANN201 - senko.Diarizer, imported lazily
 
 @contextlib.contextmanager
 def one_thread() -> Iterator[None]:
-    """Run torch on one thread: on a busy 2-core machine more threads cost 3-6x the CPU time."""
+    """Run torch on one thread, one caller at a time.
+
+    On a busy 2-core machine more threads cost 3-6x the CPU time. The models are shared by the
+    process and Silero VAD keeps state between chunks: two threads using them at once (the app's
+    scoring worker, a page enrolling a voice, the live page) corrupted memory and ended the process.
+    """
     import torch
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+    with _MODELS_LOCK:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(threads)
 
 
 def speech_regions(samples: np.ndarray, words: Sequence[Word]) -> list[tuple[float, float]]:
@@ -115,9 +125,9 @@ def embed_windows(samples: np.ndarray, windows: Sequence[tuple[float, float]]) -
     """Unit CAM++ embedding of each window, shape (windows, 192)."""
     diarizer = load_diarizer()
     blocks = []
-    with one_thread():
-        for i in range(0, len(windows), EMBED_BLOCK):
-            block = list(windows[i : i + EMBED_BLOCK])
+    for i in range(0, len(windows), EMBED_BLOCK):
+        block = list(windows[i : i + EMBED_BLOCK])
+        with one_thread():  # a block at a time: a long recording holds up the live page's voices only briefly
             features, frames, offsets, dim = diarizer._extract_fbank_features(samples, block)
             blocks.append(diarizer._generate_embeddings(features, frames, [int(o) for o in offsets], dim))
     embeddings = np.concatenate(blocks).astype(np.float32)

@@ -103,6 +103,7 @@ def record(
     options: RecordOptions = RecordOptions(),
     on_level: Callable[[float, float], None] | None = None,
     open_stream: StreamOpener | None = None,
+    on_block: Callable[[np.ndarray], None] | None = None,
 ) -> Recording:
     """Record until `stop` is set, Ctrl-C is pressed or `options.max_s` has passed.
 
@@ -114,6 +115,7 @@ def record(
         options: channels, sample rate and length.
         on_level: called about every BLOCK_S with (level in dB, seconds recorded).
         open_stream: where the audio comes from; None for `open_microphone`.
+        on_block: given each (frames, channels) block once it is in the file (live feedback).
 
     Raises:
         RecordingError: no microphone, or the file cannot be written.
@@ -141,7 +143,7 @@ def record(
     with wav:
         try:
             while not stop.is_set() and (limit is None or wav.frames < limit):
-                latest = _write_pending(blocks, wav, BLOCK_S, limit)
+                latest = _write_pending(blocks, wav, BLOCK_S, limit, on_block)
                 if latest is not None and on_level is not None:
                     on_level(level_db(latest), wav.frames / samplerate)
         except KeyboardInterrupt:
@@ -149,12 +151,18 @@ def record(
         finally:
             stream.stop()
             stream.close()
-        _write_pending(blocks, wav, 0, limit)
+        _write_pending(blocks, wav, 0, limit, on_block)
         frames = wav.frames
     return Recording(out, frames / samplerate, samplerate, options.channels)
 
 
-def _write_pending(blocks: queue.Queue[np.ndarray], wav: Any, timeout: float, limit: int | None) -> np.ndarray | None:
+def _write_pending(
+    blocks: queue.Queue[np.ndarray],
+    wav: Any,
+    timeout: float,
+    limit: int | None,
+    on_block: Callable[[np.ndarray], None] | None = None,
+) -> np.ndarray | None:
     """Write queued blocks, up to `limit` frames in the file, waiting up to `timeout` for the first.
 
     Returns:
@@ -164,7 +172,10 @@ def _write_pending(blocks: queue.Queue[np.ndarray], wav: Any, timeout: float, li
     try:
         block = blocks.get(timeout=timeout) if timeout else blocks.get_nowait()
         while True:
-            wav.write(block if limit is None else block[: max(0, limit - wav.frames)])
+            kept = block if limit is None else block[: max(0, limit - wav.frames)]
+            wav.write(kept)
+            if on_block is not None:
+                on_block(kept)
             latest = block
             block = blocks.get_nowait()
     except queue.Empty:

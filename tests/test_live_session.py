@@ -1,0 +1,125 @@
+"""The live session end to end on replayed audio, its figures and nudges, the panel."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from tests.conftest import CQ, CR, OQ, OT, SAMPLES, SR
+from trainer.live import session as live_session
+from trainer.live.panel import render
+from trainer.live.session import LiveOptions, LiveSession
+from trainer.live.stats import LONG_TURN_NUDGE, STREAK_NUDGE, LiveStats, nudges, question_streak
+from trainer.schema import Code, CodedUtterance, Role, Utterance
+from trainer.scoring.metrics import compute_metrics
+from trainer.speech.audio import load_audio
+
+
+def said(*codes: Code) -> list[CodedUtterance]:
+    return [CodedUtterance(Utterance(Role.COUNSELLOR, f"utterance {i}", i, i + 1), c) for i, c in enumerate(codes)]
+
+
+def replay(session: LiveSession, samples: np.ndarray, samplerate: int = 16000, block_s: float = 0.1) -> None:
+    """Feed (channels, n) samples in blocks as a sound card would."""
+    step = round(samplerate * block_s)
+    for i in range(0, samples.shape[1], step):
+        session.feed(samples[:, i : i + step].T)
+
+
+@pytest.mark.parametrize(
+    ("codes", "streak"),
+    [((OQ, CQ, CQ), 3), ((CQ, CQ, SR, OQ), 1), ((CQ, OT, CQ, OT, OQ), 3), ((CQ, CQ, CR), 0), ((), 0)],
+)
+def test_question_streak(codes, streak):
+    assert question_streak(said(*codes)) == streak
+
+
+def test_nudges_for_long_talk_and_questions_without_reflections():
+    assert nudges(61.0, said(OQ, SR)) == (LONG_TURN_NUDGE,)
+    assert nudges(59.0, said(OQ, CQ, CQ)) == (STREAK_NUDGE,)
+    assert nudges(10.0, said(OQ, CQ, SR)) == ()
+
+
+def test_panel_shows_counts_bands_recent_nudges_and_lag():
+    coded = said(OQ, CQ, CQ, SR)
+    stats = LiveStats(
+        elapsed_s=125.0,
+        talk_s=((Role.COUNSELLOR, 30.0), (Role.CLIENT, 90.0)),
+        metrics=compute_metrics(coded),
+        recent=tuple(coded),
+        nudges=(STREAK_NUDGE,),
+        roles_note="Roles: one microphone each; the left one is the counsellor's.",
+        waiting_s=12.0,
+        skipped_s=3.0,
+    )
+    console = Console(record=True, width=120)
+    console.print(render(stats))
+    text = " ".join(console.export_text().split())
+    assert "02:05 counsellor talk share so far: 25%" in text
+    for row in ("Open question 1", "Closed question 2", "Simple reflection 1", "Complex reflection 0", "Other 0"):
+        assert row in text
+    assert "Reflections per question 0.3 practise (good from 2, MITI 4.2.1)" in text
+    assert "Open questions 33% practise (good from 0.7, MITI 3.1.1)" in text
+    assert "Catching up: 12 s of speech" in text and "3 s of speech left out" in text
+    assert STREAK_NUDGE in text and "utterance 3" in text
+
+
+def test_a_stereo_role_play_replayed_is_coded_as_it_goes():
+    audio = load_audio(SAMPLES / "weak_stereo.opus")
+    session = LiveSession(16000, 2)
+    replay(session, audio.samples[:, : 60 * 16000])
+    session.finish()
+    coded = session.coded()
+    stats = session.snapshot()
+    assert stats.ready and not stats.error and stats.elapsed_s == pytest.approx(60.0, abs=0.1)
+    counsellor = [c for c in coded if c.speaker is Role.COUNSELLOR]
+    assert len(counsellor) >= 5 and all(c.code is not None for c in counsellor)
+    assert all(c.code is None for c in coded if c.speaker is Role.CLIENT)
+    # The weak session asks closed questions one after another without reflecting.
+    assert stats.metrics.count(Code.CLOSED_QUESTION) >= 3
+    assert STREAK_NUDGE in stats.nudges or question_streak(counsellor) < 3
+    assert 0.4 < stats.talk_share < 0.9
+    assert len(session.events) >= len(counsellor)
+    assert all(e.heard_s >= e.utterance_end_s for e in session.events)
+    assert [c.utterance.start for c in coded] == sorted(c.utterance.start for c in coded)
+
+
+def test_when_far_behind_the_view_skips_and_says_so_then_catches_up_in_batches(monkeypatch):
+    release = threading.Event()
+    calls = []
+    real = live_session.transcribe_windows
+
+    def slow_then_real(windows, options, context=""):
+        release.wait(60)  # the machine is busy: nothing is transcribed until released
+        calls.append(len(windows))
+        return real(windows, options, context)
+
+    monkeypatch.setattr(live_session, "transcribe_windows", slow_then_real)
+    audio = load_audio(SAMPLES / "strong_stereo.opus")
+    session = LiveSession(16000, 2, LiveOptions(max_waiting=6))
+    replay(session, audio.samples[:, : 80 * 16000])
+    behind = session.snapshot()
+    assert behind.skipped_s > 0 and behind.waiting_s > 5
+    release.set()
+    session.finish()
+    assert max(calls) > 1  # waiting windows went to Whisper together
+    caught_up = session.snapshot()
+    assert caught_up.waiting_s == 0 and caught_up.skipped_s == behind.skipped_s
+    coded = session.coded()
+    assert len(coded) >= 4 and all(c.code is not None for c in coded if c.speaker is Role.COUNSELLOR)
+
+
+def test_blocks_at_a_device_rate_are_resampled():
+    audio = load_audio(SAMPLES / "weak_mono.flac")
+    from scipy.signal import resample_poly
+
+    at_48k = resample_poly(audio.samples[:, : 20 * 16000], 3, 1, axis=1).astype(np.float32)
+    session = LiveSession(48000, 1)
+    replay(session, at_48k, samplerate=48000)
+    session.finish()
+    assert session.heard_s == pytest.approx(20.0, abs=0.05)
+    assert "first voice heard" in session.snapshot().roles_note
+    assert any(c.code is not None for c in session.coded())

@@ -1,0 +1,121 @@
+"""The trainee's "My voice" page, and the "which one is you?" question on an unsure session."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from trainer.app.accounts import User
+from trainer.app.review import StoredSession
+from trainer.app.store import Store
+from trainer.app.voices import (
+    delete_profile,
+    enrol_upload,
+    has_profile,
+    pick_counsellor,
+    profile_path,
+    voices_to_pick,
+)
+from trainer.errors import TrainerError, one_line
+from trainer.safe_text import markdown_text
+from trainer.speech.audio import AUDIO_EXTENSIONS, SAMPLE_RATE, load_audio
+from trainer.vocabulary import ROLE_LABELS
+
+SOURCES = ("Record here", "Upload a file")  # a voice is recorded whole: Practise's live mode has no place here
+RECORDING_NAME = "your recording.wav"  # how a recording made on the page is named in messages
+
+
+def render_voice_page(store: Store, user: User, limit_mb: int) -> None:
+    """Record or upload about 20 s of the trainee's voice; see, replace or delete the saved profile."""
+    st.title("My voice")
+    st.markdown(
+        "Record about 20 s of yourself speaking, once, alone and in a quiet room. From then on, in every "
+        "recording you score, the voice closest to yours is taken as the counsellor's, rather than "
+        "guessed from what each voice says."
+    )
+    status = st.container()  # filled after the button below has acted, so it shows the outcome
+    how = st.radio("Source", SOURCES, key="voice_source", horizontal=True)
+    if how == SOURCES[0]:
+        clip = st.audio_input("Record about 20 s of your voice", key="voice_record")
+        name = RECORDING_NAME
+    else:
+        clip = st.file_uploader(
+            "Upload a recording of your voice",
+            type=[e.lstrip(".") for e in AUDIO_EXTENSIONS],
+            key="voice_upload",
+            max_upload_size=limit_mb,
+        )
+        name = clip.name if clip else ""
+    path = profile_path(store, user)
+    label = "Replace my voice" if path.is_file() else "Save my voice"
+    if st.button(label, key="voice_save", type="primary", disabled=clip is None, icon=":material/mic:"):
+        try:
+            with st.spinner("Learning your voice…"):
+                enrol_upload(store, user, name, clip.getvalue())
+        except TrainerError as e:
+            status.error(markdown_text(one_line(e)), icon=":material/error:")
+        else:
+            st.rerun()  # the page anew: the saved voice's status, and the button now replaces it
+    with status:
+        _profile_status(store, user, path)
+
+
+def _profile_status(store: Store, user: User, path: Path) -> None:
+    """Whether a profile is saved, and a button to delete it."""
+    if not path.is_file():
+        st.info("No voice saved: roles come from what each voice says, and an unsure session asks which is yours.")
+        return
+    saved = datetime.fromtimestamp(path.stat().st_mtime)
+    st.success(f"Your voice is saved ({saved:%Y-%m-%d %H:%M}); sessions you score from now on find you by it.")
+    if st.button("Delete my voice", key="voice_delete", icon=":material/delete:"):
+        delete_profile(store, user)
+        st.rerun()
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _clips(audio: str, spans: tuple[tuple[float, float], ...]) -> list[np.ndarray]:
+    """Stretches of a recording, decoded once per session page rather than on every rerun."""
+    samples = load_audio(audio).mono()
+    return [samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)] for start, end in spans]
+
+
+def render_voice_picker(store: Store, user: User, stored: StoredSession, audio: Path | None) -> None:
+    """Ask which voice is the counsellor's when the roles are unsure; the answer re-codes the session."""
+    voices = voices_to_pick(stored.document)
+    if not voices or audio is None or not audio.is_file():
+        return
+    own = user.id == stored.owner.id
+    confidence = stored.document["speakers"]["role_confidence"]
+    with st.container(border=True, key="voice_picker"):
+        st.markdown("**Which one is you?**" if own else "**Which voice is the counsellor's?**")
+        advice = ""
+        if own and not has_profile(store, user):
+            advice = " Saving your voice under *My voice* spares this question next time."
+        st.caption(
+            f"The counsellor was picked by what each voice says, {confidence:.0%} sure. Listen to each voice "
+            f"and choose: the session is coded again, without transcribing it again.{advice}"
+        )
+        try:
+            clips = _clips(str(audio), tuple((v.clip_start, v.clip_end) for v in voices))
+        except TrainerError as e:
+            st.error(markdown_text(one_line(e)), icon=":material/error:")
+            return
+        chosen = None
+        for number, (column, voice, clip) in enumerate(zip(st.columns(len(voices)), voices, clips), start=1):
+            with column:
+                st.markdown(f"Voice {number}, now the {ROLE_LABELS[voice.role].lower()}")
+                st.audio(clip, sample_rate=SAMPLE_RATE)
+                if st.button("This is me" if own else "The counsellor", key=f"pick-{voice.label}"):
+                    chosen = voice.label
+        if chosen is None:
+            return
+        try:
+            with st.spinner("Coding the session again…"):
+                pick_counsellor(store, user, stored, chosen)
+        except TrainerError as e:
+            st.error(markdown_text(one_line(e)), icon=":material/error:")
+            return
+    st.rerun()
