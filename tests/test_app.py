@@ -127,6 +127,22 @@ def test_play_button_starts_the_recording_there(ann_session, people):
     assert at.session_state.play_from == 18.5 and at.session_state.autoplay is True
 
 
+def test_feedback_shows_what_an_experienced_counsellor_said_at_a_similar_moment(ann_session, people):
+    at = sign_in("ann", session=ann_session.id)
+    shown = texts(at)
+    assert "What an experienced counsellor said at a similar moment" in shown
+    # The client turn ann answered with a question, her answer, and an expert's complex reflection instead.
+    assert "**Client:** Well I do drink a bit more than I used to. **You said** > Do you drink every day?" in shown
+    assert ":violet-badge[Complex reflection]" in shown and "AnnoMI (Wu et al., ICASSP 2022)" in shown
+
+
+def test_a_session_scored_from_an_uploaded_transcript_opens_without_a_player(store, people, transcript_csv):
+    jobs.submit(store, people["ann"], "week1.csv", transcript_csv.read_bytes())
+    at = sign_in("ann", session=jobs.run_next(store).session_id)
+    assert not at.exception and at.title[0].value == markdown_text("week1.csv")
+    assert not at.sidebar.get("audio") and not [b for b in at.button if b.key and b.key.startswith("play-")]
+
+
 def test_unreadable_upload_is_one_error_line_and_saves_nothing(store, people, monkeypatch):
     monkeypatch.setattr(trainer.app.intake, "run_session", run_session)  # the real one: decoding fails first
     at = sign_in("ann")
@@ -172,6 +188,29 @@ def test_history_lists_sessions_charts_progress_and_opens_one(ann_session, store
     assert at.title[0].value == markdown_text("week1.wav")
     at.button(key="back").click().run()
     assert at.title[0].value == "My sessions" and "session" not in at.query_params
+
+
+def test_sessions_are_renamed_tagged_and_progress_filtered_by_scenario(ann_session, store, people):
+    store.add_session(people["ann"], "week2.wav", ann_session.document, "b" * 64)
+    at = sign_in("ann", session=ann_session.id)
+    at.text_input(key="naming_title").input("First try")
+    at.text_input(key="naming_scenario").input("alcohol,  ambivalent client")
+    at.button(key="naming_save").click().run()
+    assert not at.exception and at.title[0].value == "First try"
+    assert store.session(people["ann"], ann_session.id).scenario == "alcohol, ambivalent client"
+    at.button(key="back").click().run()
+    at.radio(key="nav").set_value("My sessions").run()
+    assert list(at.dataframe[0].value["scenario"]) == ["", "alcohol, ambivalent client"]
+    at.multiselect(key="history_scenarios").select("alcohol, ambivalent client").run()
+    assert list(at.dataframe[0].value["session"]) == ["First try"]
+    assert len([m for m in at.markdown if " in your first session" in m.value]) == 4  # progress of that one only
+
+
+def test_a_session_needs_a_name(ann_session, people):
+    at = sign_in("ann", session=ann_session.id)
+    at.text_input(key="naming_title").input("  ")
+    at.button(key="naming_save").click().run()
+    assert [e.value for e in at.error] == ["a session needs a name"]
 
 
 @pytest.mark.parametrize(("viewer", "requested"), [("bob", None), ("olga", None), ("bob", "abc"), ("ann", 999)])
@@ -264,7 +303,10 @@ def test_rescoring_keeps_corrections(ann_session, store, people, steps):
     at = sign_in("ivy", session=ann_session.id)
     at.button(key="rescore").click().run()
     assert not at.exception and not at.error
+    assert "Scoring again" in [h.value for h in at.subheader]  # queued like an upload, not scored in the page
+    at = scored(at, store)
     assert steps[-1] == "feedback"
+    assert "is scored again with the current models" in texts(at)
     after = store.session(people["ivy"], ann_session.id)
     assert after.document["utterances"][4]["code"] == "closed_question"  # the machine still says so
     assert [c.index for c in after.corrections] == [4] and metric(at, "Open questions") == "100%"

@@ -230,6 +230,31 @@ def test_a_session_link_opens_after_signing_in(app_url, browser, ann_session, tm
         expect(page.get_by_role("tab", name="Review")).to_be_visible()
 
 
+def test_feedback_shows_an_expert_answer_and_loads_nothing_from_elsewhere(app_url, browser, ann_session, tmp_path):
+    """The expert example beside the trainee's words; every request (fonts, favicon) stays on the app's server."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    requested: list[str] = []
+    context.on("request", lambda request: requested.append(request.url))
+    page = context.new_page()
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    page.goto(f"{app_url}/?session={ann_session}")
+    with screenshot_on_failure(page, tmp_path):
+        sign_in(page, "ann")
+        examples = page.locator(".st-key-expert-examples")
+        expect(examples.get_by_text("What an experienced counsellor said at a similar moment")).to_be_visible()
+        expect(examples.get_by_text("Do you drink every day?")).to_be_visible()
+        expect(examples.get_by_text("Complex reflection").first).to_be_visible()
+        expect(examples.get_by_text(re.compile(r"AnnoMI session \d+"))).not_to_have_count(0)
+        settle(page)
+        favicon = page.locator("link[rel~=icon]").first.get_attribute("href")
+        assert favicon.startswith(f"{app_url}/media/") and favicon.endswith(".png")  # the shipped favicon.png
+        assert any(u.startswith(f"{app_url}/static/media/SourceSans") for u in requested)  # fonts from the app
+        elsewhere = [u for u in requested if not u.startswith((app_url, "data:", "blob:"))]
+        assert elsewhere == []
+
+
 def test_thirty_wrong_passwords_then_the_right_one_is_held_up(app_url, browser, tmp_path):
     from playwright.sync_api import expect
 
@@ -288,7 +313,7 @@ def test_two_uploads_queue_and_a_recording_is_scored(app_url, browser, transcrip
         page.locator("[class*=st-key-job-open-] button").last.click()
         expect(page.locator("h1").first).to_have_text(recording.name)
         expect(page.locator(".st-key-feedback")).to_contain_text("Feedback")
-        expect(page.get_by_text("Your talk time")).to_be_visible()
+        expect(page.get_by_text("Your talk time").first).to_be_visible()  # card label; st.metric keeps a hidden copy
         expect(page.locator("[data-testid=stException]")).to_have_count(0)
 
 
@@ -310,6 +335,19 @@ def test_instructor_plays_a_row_and_corrects_its_code(app_url, browser, ann_sess
         settle(page)
         expect(page.get_by_text("Corrected by ivy; the machine said Closed question.")).to_be_visible()
         expect(page.locator("[data-testid=stMetric]", has_text="Open questions")).to_contain_text("100%")
+
+
+def open_my_sessions(page) -> None:
+    """Click "My sessions" in the sidebar, opening the sidebar first on a narrow screen, and close it again."""
+    narrow = page.get_by_test_id("stExpandSidebarButton").is_visible()  # the sidebar is collapsed
+    if narrow:
+        page.get_by_test_id("stExpandSidebarButton").click()
+    page.get_by_text("My sessions", exact=True).first.click()
+    settle(page)
+    if narrow:
+        page.get_by_test_id("stSidebarCollapseButton").locator("button").click()
+    page.get_by_role("heading", name="My sessions").wait_for()
+    settle(page)
 
 
 def test_progress_after_two_sessions_and_screenshots(app_url, browser, transcript_csv, tmp_path):
@@ -342,10 +380,29 @@ def test_progress_after_two_sessions_and_screenshots(app_url, browser, transcrip
                 page.goto(url)
                 page.get_by_role("heading").first.wait_for()
                 settle(page)
+                if name == "my-sessions":  # a page of the sidebar, not of the URL
+                    open_my_sessions(page)
+                # Streamlit scrolls inside its main area: make the window as tall as that to capture it all.
+                height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
+                page.set_viewport_size({"width": width, "height": max(height, 1000)})
+                settle(page)
                 page.screenshot(path=str(shots / f"{name}-{width}.png"), full_page=True)
+                page.set_viewport_size({"width": width, "height": 1000})
                 if name == "feedback":  # readable on a phone: nothing wider than the screen
                     assert page.evaluate("document.documentElement.scrollWidth") <= width
-        assert len(list(shots.glob("*.png"))) == 6
+        page.emulate_media(color_scheme="dark")  # Streamlit follows the system's theme
+        for name in ("feedback", "my-sessions"):
+            page.set_viewport_size({"width": 1400, "height": 1000})
+            page.goto(pages[name])
+            page.get_by_role("heading").first.wait_for()
+            settle(page)
+            if name == "my-sessions":
+                open_my_sessions(page)
+            height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
+            page.set_viewport_size({"width": 1400, "height": max(height, 1000)})
+            settle(page)
+            page.screenshot(path=str(shots / f"{name}-dark-1400.png"), full_page=True)
+        assert len(list(shots.glob("*.png"))) == 8
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ from trainer.app import jobs
 from trainer.app.intake import rescore
 from trainer.app.store import DB_NAME
 from trainer.batch.runner import score_batch
-from trainer.errors import AccessDenied, AudioError, UploadError
+from trainer.errors import AccessDenied, AudioError, StoreError, UploadError
+from trainer.pipeline import AUDIO_STEPS
 
 
 def files_under(path: Path) -> list[str]:
@@ -149,6 +150,33 @@ def test_rescore_keeps_the_stored_result_when_scoring_fails(store, people, steps
     assert store.session(people["ann"], saved.id).document == saved.document
     with pytest.raises(AccessDenied):
         rescore(store, people["olga"], saved.id)
+
+
+def test_scoring_again_is_a_queued_job_that_keeps_the_recording(store, people, steps, stereo_path):
+    jobs.submit(store, people["ann"], "week1.wav", stereo_path.read_bytes())
+    saved = store.session(people["ann"], jobs.run_next(store).session_id)
+    recording = store.audio_file(saved)
+    store.rename_session(people["ann"], saved.id, "First try", "")
+    job = jobs.submit_rescore(store, people["ivy"], saved.id)
+    assert job.state == "queued" and job.rescore_of == saved.id and job.owner_id == people["ivy"].id
+    assert job.title == "First try" and job.steps == AUDIO_STEPS  # the kind comes from the stored file
+    assert jobs.submit_rescore(store, people["ivy"], saved.id) == job  # asked twice: one job
+    assert jobs.rescoring(store, saved.id) == job
+    with pytest.raises(AccessDenied):
+        jobs.submit_rescore(store, people["olga"], saved.id)
+    steps.clear()
+    done = jobs.run_next(store)
+    assert done.id == job.id and done.state == "done" and done.session_id == saved.id
+    assert steps[-1] == "feedback" and recording.read_bytes() == stereo_path.read_bytes()
+    assert len(store.sessions(people["ann"])) == 1 and store.session(people["ann"], saved.id).document
+
+
+def test_a_session_whose_recording_is_gone_cannot_be_scored_again(store, people, steps, stereo_path):
+    jobs.submit(store, people["ann"], "week1.wav", stereo_path.read_bytes())
+    saved = store.session(people["ann"], jobs.run_next(store).session_id)
+    store.audio_file(saved).unlink()
+    with pytest.raises(StoreError, match="^week1.wav has no recording to score again$"):
+        jobs.submit_rescore(store, people["ivy"], saved.id)
 
 
 def test_the_app_stores_what_the_command_line_writes(tmp_path, store, people):

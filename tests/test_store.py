@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 import trainer.app.intake
+from trainer.app import jobs
 from trainer.app.review import Comment, Correction
-from trainer.app.store import DB_NAME, DEFAULT_DATA_DIR, SCHEMA_VERSION, Store, default_data_dir
+from trainer.app.store import DB_NAME, DEFAULT_DATA_DIR, MIGRATIONS, SCHEMA_VERSION, Store, default_data_dir
 from trainer.batch.output import session_to_dict
 from trainer.errors import AccessDenied, StoreError, UploadError
 from trainer.pipeline import run_session
@@ -138,3 +140,46 @@ def test_upload_limit_from_the_environment(monkeypatch):
     monkeypatch.setenv("TRAINER_MAX_UPLOAD_MB", "lots")
     with pytest.raises(UploadError, match="whole number"):
         trainer.app.intake.max_upload_mb()
+
+
+def test_rename_and_tag_a_session(store, people, document):
+    ann, ivy = people["ann"], people["ivy"]
+    saved = store.add_session(ann, "Recording 2026-01-05 10:00.wav", document, "a" * 64)
+    assert saved.scenario == "" and store.scenarios(ann) == ()
+    renamed = store.rename_session(ann, saved.id, "  Week 1  role play ", " alcohol,  ambivalent client ")
+    assert (renamed.title, renamed.scenario) == ("Week 1 role play", "alcohol, ambivalent client")
+    store.rename_session(ivy, saved.id, "Week 1 role play", "Alcohol, ambivalent client")  # her instructor may
+    assert store.scenarios(ann) == store.scenarios(ivy) == ("Alcohol, ambivalent client",)
+    assert store.scenarios(people["bob"]) == () and store.scenarios(people["olga"]) == ()
+    with pytest.raises(AccessDenied):
+        store.rename_session(people["bob"], saved.id, "mine now", "")
+    with pytest.raises(StoreError, match="^a session needs a name$"):
+        store.rename_session(ann, saved.id, "   ", "smoking")
+    with pytest.raises(StoreError, match="at most 120 characters"):
+        store.rename_session(ann, saved.id, "ok", "x" * 121)
+    assert store.session(ann, saved.id).title == "Week 1 role play"
+
+
+def test_a_store_from_before_scenarios_keeps_its_sessions(tmp_path, document):
+    """A data directory of schema 3 (before scenarios and rescoring jobs) opens with nothing lost."""
+    with sqlite3.connect(tmp_path / DB_NAME) as conn:
+        for number, script in enumerate(MIGRATIONS[:3], start=1):
+            conn.executescript(script)
+            conn.execute(f"PRAGMA user_version = {number}")
+        conn.execute("INSERT INTO users VALUES (1, 'ann', 'trainee', 'spring', 'x', '2026-01-01')")
+        conn.execute(
+            "INSERT INTO sessions (id, owner_id, title, created_at, content_hash, document, scored_at)"
+            " VALUES (1, 1, 'old.wav', '2026-01-02', ?, ?, '2026-01-02')",
+            ("a" * 64, json.dumps(document)),
+        )
+        conn.execute(
+            "INSERT INTO jobs (owner_id, title, path, content_hash, state, created_at, session_id)"
+            " VALUES (1, 'old.wav', 'incoming/x.wav', ?, 'done', 0, 1)",
+            ("a" * 64,),
+        )
+    store = Store(tmp_path)
+    ann, _ = store.credentials("ann")
+    old = store.session(ann, 1)
+    assert (old.title, old.scenario, old.document) == ("old.wav", "", document)
+    (job,) = jobs.jobs_of(store, ann)
+    assert job.session_id == 1 and job.rescore_of is None

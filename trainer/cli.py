@@ -566,6 +566,24 @@ def train_coder(data_dir: Path | None, device: str, out_dir: Path | None, seed: 
     click.echo(f"coder written to {written}", err=True)
 
 
+@main.command("build-examples")
+@annomi_option
+def build_examples(data_dir: Path | None) -> None:
+    """Build the expert examples the feedback page shows (models/expert_examples.*), in about a minute.
+
+    Example: trainer build-examples
+    """
+    from trainer.scoring.examples import INDEX_ROWS
+    from trainer.training.annomi import DATA_DIR, load_annomi
+    from trainer.training.examples_index import build_index
+
+    try:
+        count = build_index(load_annomi(data_dir or DATA_DIR))
+    except ValueError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"{count} expert examples written to {INDEX_ROWS.parent}", err=True)
+
+
 @main.command()
 @click.argument("name")
 @click.argument("recording", type=click.Path(path_type=Path))

@@ -102,6 +102,20 @@ def score_file(
     return store.add_session(owner, title, note_profile(session_to_dict(session), options), content_hash, audio=path)
 
 
+def recording_of(store: Store, viewer: User, session_id: int) -> tuple[StoredSession, Path]:
+    """A session the viewer may see and its recording, which must still be there to score it again.
+
+    Raises:
+        AccessDenied: the viewer may not see the session.
+        StoreError: the session has no recording.
+    """
+    stored = store.session(viewer, session_id)
+    audio = store.audio_file(stored)
+    if audio is None or not audio.is_file():
+        raise StoreError(f"{stored.title} has no recording to score again")
+    return stored, audio
+
+
 def rescore(
     store: Store, viewer: User, session_id: int, options: PipelineOptions | None = None, hook: Hook = _ignore
 ) -> StoredSession:
@@ -112,10 +126,7 @@ def rescore(
         StoreError: the session has no recording.
         TrainerError: scoring failed; the stored result is unchanged.
     """
-    stored = store.session(viewer, session_id)
-    audio = store.audio_file(stored)
-    if audio is None or not audio.is_file():
-        raise StoreError(f"session {session_id} has no recording to score again")
+    stored, audio = recording_of(store, viewer, session_id)
     options = score_options(store, stored.owner, options or app_options())
     session = run_session(audio, options, hook, name=stored.title)
     return store.replace_document(viewer, session_id, note_profile(session_to_dict(session), options))

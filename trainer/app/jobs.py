@@ -1,4 +1,4 @@
-"""Scoring as background jobs: uploads queue in the store and one worker thread scores them.
+"""Scoring as background jobs: uploads and rescorings queue in the store and one worker thread scores them.
 
 An upload is written to `incoming/` and flushed to disk, then its job row is committed, and
 only then is it acknowledged, so a recording the page has accepted survives a crash. A
@@ -7,6 +7,8 @@ that is running (the pipeline's hook reports each finished step), and saves the 
 (`Store.add_session` moves the recording in) or a one-line error. A job left `running` by a
 server that stopped is queued again when the next worker starts, ahead of newer ones.
 Estimates come from the recording's length times the speed measured on finished jobs.
+Scoring a stored recording again with current models is a job too (`rescore_of` names the
+session); it replaces the session's result and leaves the recording where it is.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from trainer.app.accounts import User
-from trainer.app.intake import check_upload, max_upload_mb, score_file
+from trainer.app.intake import check_upload, max_upload_mb, recording_of, rescore, score_file
 from trainer.app.review import StoredSession
 from trainer.app.store import INCOMING_DIR, Store
 from trainer.errors import TrainerError, one_line
@@ -43,7 +45,8 @@ class Job:
 
     id: int
     owner_id: int
-    title: str  # the name the file was uploaded as
+    title: str  # the name the file was uploaded as; the session's name when it is scored again
+    path: str  # the file scored, relative to the data directory (its extension tells the kind)
     state: str  # queued, running, done or failed
     step: str | None  # the last step the pipeline finished
     steps_done: int
@@ -53,11 +56,12 @@ class Job:
     finished_at: float | None
     error: str | None
     session_id: int | None  # the stored session, once done
+    rescore_of: int | None  # the session scored again; None for an upload
 
     @property
     def steps(self) -> tuple[str, ...]:
         """The pipeline's steps for this kind of input."""
-        return TRANSCRIPT_STEPS if is_transcript(self.title) else AUDIO_STEPS
+        return TRANSCRIPT_STEPS if is_transcript(self.path) else AUDIO_STEPS
 
     @property
     def running_step(self) -> str | None:
@@ -126,6 +130,34 @@ def submit(store: Store, owner: User, filename: str, data: bytes, limit_mb: int 
     return Submitted(_job(row), None)
 
 
+def submit_rescore(store: Store, viewer: User, session_id: int) -> Job:
+    """Queue scoring a stored recording again with the current models; corrections stay.
+
+    Raises:
+        AccessDenied: the viewer may not see the session.
+        StoreError: the session has no recording.
+    """
+    stored, _ = recording_of(store, viewer, session_id)
+    with store.transaction() as conn:
+        row = conn.execute(
+            "SELECT * FROM jobs WHERE rescore_of = ? AND state IN ('queued', 'running')", (session_id,)
+        ).fetchone()
+        if row is None:
+            row = conn.execute(
+                "INSERT INTO jobs (owner_id, title, path, content_hash, state, created_at, rescore_of)"
+                " VALUES (?, ?, ?, ?, 'queued', ?, ?) RETURNING *",
+                (viewer.id, stored.title, stored.audio_path, stored.content_hash, time.time(), session_id),
+            ).fetchone()
+    return _job(row)
+
+
+def rescoring(store: Store, session_id: int) -> Job | None:
+    """The latest job that scores this session again, if any."""
+    with store.transaction(write=False) as conn:
+        row = conn.execute("SELECT * FROM jobs WHERE rescore_of = ? ORDER BY id DESC LIMIT 1", (session_id,)).fetchone()
+    return _job(row) if row else None
+
+
 def jobs_of(store: Store, owner: User, limit: int = 10) -> tuple[Job, ...]:
     """The owner's latest jobs, newest first."""
     with store.transaction(write=False) as conn:
@@ -192,7 +224,7 @@ def run_next(store: Store, options: PipelineOptions | None = None) -> Job | None
     if job is None:
         return None
     with store.transaction(write=False) as conn:
-        row = conn.execute("SELECT path, content_hash FROM jobs WHERE id = ?", (job.id,)).fetchone()
+        row = conn.execute("SELECT content_hash FROM jobs WHERE id = ?", (job.id,)).fetchone()
         owner = store.user(job.owner_id)
 
     def hook(step: str, artifact: Any, *, completed: int, total: int) -> None:
@@ -203,9 +235,12 @@ def run_next(store: Store, options: PipelineOptions | None = None) -> Job | None
                 (step, completed, audio_s, job.id),
             )
 
-    path = store.data_dir / row["path"]
+    path = store.data_dir / job.path
     try:
-        stored = score_file(store, owner, job.title, path, row["content_hash"], options, hook)
+        if job.rescore_of is not None:
+            stored = rescore(store, owner, job.rescore_of, options, hook)
+        else:
+            stored = score_file(store, owner, job.title, path, row["content_hash"], options, hook)
     except TrainerError as e:
         _finish(store, job.id, "failed", one_line(e))
     except Exception as e:  # noqa: BLE001 - one broken upload must not stop the worker for everyone
@@ -214,7 +249,8 @@ def run_next(store: Store, options: PipelineOptions | None = None) -> Job | None
     else:
         _finish(store, job.id, "done", session_id=stored.id)
     finally:
-        path.unlink(missing_ok=True)  # moved into the store on success
+        if job.rescore_of is None:
+            path.unlink(missing_ok=True)  # moved into the store on success
     with store.transaction(write=False) as conn:
         return _job(conn.execute("SELECT * FROM jobs WHERE id = ?", (job.id,)).fetchone())
 

@@ -76,7 +76,7 @@ class StoredSession:
 
     id: int
     owner: User
-    title: str  # the file name it was uploaded as
+    title: str  # the file name it was uploaded as, until renamed
     created_at: str  # ISO time, UTC
     content_hash: str  # sha256 of the uploaded bytes
     audio_path: str | None  # relative to the data directory
@@ -85,6 +85,7 @@ class StoredSession:
     comments: tuple[Comment, ...] = ()
     reviewed_by: str | None = None
     reviewed_at: str | None = None
+    scenario: str = ""  # what was practised, e.g. "alcohol, ambivalent client"; "" when not tagged
 
 
 @dataclass(frozen=True)
@@ -352,6 +353,8 @@ def export_document(stored: StoredSession, reviewed: Reviewed) -> dict[str, Any]
         "session_id": stored.id,
         "trainee": stored.owner.name,
         "cohort": stored.owner.cohort,
+        "title": stored.title,
+        "scenario": stored.scenario,
         "created_at": stored.created_at,
         "content_hash": stored.content_hash,
         "reviewed_by": stored.reviewed_by,

@@ -124,7 +124,14 @@ MIGRATIONS = (
     );
     CREATE INDEX jobs_by_state ON jobs (state, id)
     """,
+    # A session's scenario ("alcohol, ambivalent client"; '' for none, as all sessions from before), and
+    # the session a job scores again (NULL for an upload).
+    """
+    ALTER TABLE sessions ADD COLUMN scenario TEXT NOT NULL DEFAULT '';
+    ALTER TABLE jobs ADD COLUMN rescore_of INTEGER REFERENCES sessions(id) ON DELETE CASCADE
+    """,
 )
+MAX_NAME = 120  # characters of a session's name or scenario: a label, not a note
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _SESSION_SELECT = """
@@ -371,6 +378,17 @@ class Store:
             ).fetchall()
             return tuple(self._build(conn, row) for row in rows if can_view(viewer, _user(row, owner=True)))
 
+    def scenarios(self, viewer: User) -> tuple[str, ...]:
+        """The scenarios the viewer's sessions are tagged with, alphabetically (to tag the next one alike)."""
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT s.scenario, s.owner_id, u.name AS owner_name, u.role AS owner_role,"
+                " u.cohort AS owner_cohort FROM sessions s JOIN users u ON u.id = s.owner_id"
+                " WHERE u.cohort = ? AND s.scenario != ''",
+                (viewer.cohort,),
+            ).fetchall()
+        return tuple(sorted({r["scenario"] for r in rows if can_view(viewer, _user(r, owner=True))}, key=str.lower))
+
     def audio_file(self, stored: StoredSession) -> Path | None:
         """The absolute path of a session's recording, if it has one."""
         return self.data_dir / stored.audio_path if stored.audio_path else None
@@ -388,6 +406,23 @@ class Store:
             conn.execute("UPDATE corrections SET utterance_index = NULL WHERE session_id = ?", (session_id,))
             for row_id, index in zip(ids, locate(stored.corrections, utterances)):
                 conn.execute("UPDATE corrections SET utterance_index = ? WHERE id = ?", (index, row_id))
+            return self._load(conn, viewer, session_id)
+
+    def rename_session(self, viewer: User, session_id: int, title: str, scenario: str) -> StoredSession:
+        """Give a session a new name and scenario tag (its owner or their instructor).
+
+        Raises:
+            AccessDenied: the viewer may not see the session.
+            StoreError: the name is empty, or the name or scenario is too long.
+        """
+        title, scenario = " ".join(title.split()), " ".join(scenario.split())
+        if not title:
+            raise StoreError("a session needs a name")
+        if max(len(title), len(scenario)) > MAX_NAME:
+            raise StoreError(f"names and scenarios are at most {MAX_NAME} characters")
+        with self._transaction() as conn:
+            self._load(conn, viewer, session_id)
+            conn.execute("UPDATE sessions SET title = ?, scenario = ? WHERE id = ?", (title, scenario, session_id))
             return self._load(conn, viewer, session_id)
 
     # Review
@@ -494,4 +529,5 @@ class Store:
             comments=comments,
             reviewed_by=row["reviewer"],
             reviewed_at=row["reviewed_at"],
+            scenario=row["scenario"],
         )

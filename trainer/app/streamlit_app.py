@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import reprlib
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import urljoin
 
 import streamlit as st
@@ -22,7 +23,7 @@ from trainer.app.store import Store, default_data_dir, parse_id
 from trainer.app.ui.common import close_session, init_state, open_session, reviewed_sessions
 from trainer.app.ui.instructor import quick_corrector, render_agreement, render_cohort, render_review
 from trainer.app.ui.live import render_live
-from trainer.app.ui.practise import render_history, render_jobs, render_rescoring, submit_upload
+from trainer.app.ui.practise import render_history, render_jobs, render_naming, render_rescoring, submit_upload
 from trainer.app.ui.session_view import render_session
 from trainer.app.ui.voice import render_voice_page, render_voice_picker
 from trainer.errors import AccessDenied, AuthError, TrainerError
@@ -31,6 +32,8 @@ from trainer.safe_text import markdown_text
 TRAINEE_PAGES = ("Practise", "My sessions", "My voice")
 SOURCES = ("Record here", "Upload a file", "Live")
 INSTRUCTOR_PAGES = ("Cohort", "Agreement")
+# Served by the app itself: a ":material/...:" icon would make the browser fetch it from Google's font host.
+FAVICON = Path(__file__).with_name("favicon.png")
 
 
 @st.cache_resource(show_spinner=False)
@@ -144,9 +147,11 @@ def render_open_session(store: Store, user: User, session_id: int) -> bool:
         close_session()
         st.error(markdown_text(str(e)), icon=":material/block:")
         return False
-    if st.button("Back", key="back", icon=":material/arrow_back:", type="tertiary"):
-        close_session()
-        st.rerun()
+    with st.container(horizontal=True, vertical_alignment="center"):
+        if st.button("Back", key="back", icon=":material/arrow_back:", type="tertiary"):
+            close_session()
+            st.rerun()
+        render_naming(store, user, stored)
     reviewed = review(stored.document, stored.corrections, stored.comments, stored.reviewed_by is not None)
     audio = store.audio_file(stored)
     url = urljoin(st.context.url or "", web.RECORDING_PATH.format(session_id=stored.id)) if web.serving() else None
@@ -160,7 +165,7 @@ def render_open_session(store: Store, user: User, session_id: int) -> bool:
     with review_tab:
         render_voice_picker(store, user, stored, audio)
         render_review(store, user, stored, reviewed)
-        if audio is not None and st.button("Score again with current models", key="rescore", icon=":material/refresh:"):
+        if audio is not None:
             render_rescoring(store, user, stored.id)
     return True
 
@@ -182,7 +187,7 @@ def requested_session() -> int | None:
 
 def main() -> None:
     """Sign in, then the pages of the user's role, or the session they opened."""
-    st.set_page_config(page_title="Listening trainer", page_icon=":material/hearing:", layout="wide")
+    st.set_page_config(page_title="Listening trainer", page_icon=str(FAVICON), layout="wide")
     init_state()
     try:
         store = load_store(str(default_data_dir().resolve()))

@@ -22,36 +22,49 @@ def _label(speaker: Role, code: Code | None) -> str:
     return CODE_LABELS[code] if code else UNCODED_LABEL
 
 
-def _colour_scale() -> alt.Scale:
+def _colour_scale(used: set[str]) -> alt.Scale:
+    """Code colours for the labels a chart shows: a legend entry for a code never used would only puzzle."""
     labels = [*CODE_LABELS.values(), CLIENT_LABEL, UNCODED_LABEL]
     colours = [COLOUR_HEX[CODE_COLOURS[c]] for c in CODE_LABELS] + [COLOUR_HEX[CLIENT_COLOUR], "#c0c4cc"]
-    return alt.Scale(domain=labels, range=colours)
+    kept = [(label, colour) for label, colour in zip(labels, colours) if label in used]
+    return alt.Scale(domain=[label for label, _ in kept], range=[colour for _, colour in kept])
 
 
 def talk_time_chart(session: Session) -> alt.Chart:
-    """Bar per role: how long (or how many words) each side spoke, with its share."""
+    """Bar per role: its share of the talk, on a percent axis; the seconds (or words) are in the tooltip."""
     amount, basis = talk_time(session.utterances)
     total = sum(amount.values()) or 1.0
+    unit = "seconds" if basis == "seconds" else "words"
     data = pd.DataFrame(
         {
             "role": [ROLE_LABELS[r] for r in amount],
-            "amount": [round(v, 1) for v in amount.values()],
-            "share": [f"{v / total:.0%}" for v in amount.values()],
+            "share": [v / total for v in amount.values()],
+            unit: [round(v, 1) for v in amount.values()],
         }
     )
-    unit = "seconds" if basis == "seconds" else "words"
     colours = alt.Scale(domain=list(ROLE_LABELS.values()), range=[COLOUR_HEX["blue"], COLOUR_HEX[CLIENT_COLOUR]])
     bars = (
         alt.Chart(data)
         .mark_bar(cornerRadiusEnd=4)
         .encode(
-            x=alt.X("amount:Q", title=f"Speaking time ({unit})"),
+            x=alt.X(
+                "share:Q",
+                title=f"Share of the {'speaking time' if unit == 'seconds' else 'words'}",
+                scale=alt.Scale(domain=[0, 1.12]),  # room for the label of a bar at 100%
+                axis=alt.Axis(format=".0%", values=[0, 0.25, 0.5, 0.75, 1]),
+            ),
             y=alt.Y("role:N", title=None, sort=list(ROLE_LABELS.values())),
             color=alt.Color("role:N", scale=colours, legend=None),
-            tooltip=["role", "amount", "share"],
+            tooltip=["role", alt.Tooltip("share:Q", format=".0%"), alt.Tooltip(f"{unit}:Q")],
         )
     )
-    return (bars + bars.mark_text(align="left", dx=4).encode(text="share:N")).properties(height=120)
+    # Labels in the theme's text colour (not the bars'), readable on light and dark backgrounds.
+    labels = (
+        alt.Chart(data)
+        .mark_text(align="left", dx=4)
+        .encode(x="share:Q", y=alt.Y("role:N", sort=list(ROLE_LABELS.values())), text=alt.Text("share:Q", format=".0%"))
+    )
+    return (bars + labels).properties(height=120)
 
 
 def timeline_chart(session: Session) -> alt.Chart | None:
@@ -76,7 +89,7 @@ def timeline_chart(session: Session) -> alt.Chart | None:
             x=alt.X("start:Q", title="Time (s)"),
             x2="end:Q",
             y=alt.Y("who:N", title=None, sort=list(ROLE_LABELS.values()), scale=alt.Scale(paddingInner=0.3)),
-            color=alt.Color("label:N", scale=_colour_scale(), title=None),
+            color=alt.Color("label:N", scale=_colour_scale({r["label"] for r in rows}), title=None),
             tooltip=["who", "label", "start", "end", "text"],
         )
         .properties(height=150)

@@ -68,7 +68,8 @@ def reviewed_sessions(store: Store, user: User) -> list[Item]:
 def session_label(stored: StoredSession, with_owner: bool = False) -> str:
     """How a session is named in pickers: date, title, and the trainee for instructors."""
     owner = f"{stored.owner.name} · " if with_owner else ""
-    return f"{owner}{stored.created_at[:16].replace('T', ' ')} · {stored.title}"
+    scenario = f" ({stored.scenario})" if stored.scenario else ""
+    return f"{owner}{stored.created_at[:16].replace('T', ' ')} · {stored.title}{scenario}"
 
 
 def session_table(items: Sequence[Item]) -> pd.DataFrame:
@@ -79,13 +80,14 @@ def session_table(items: Sequence[Item]) -> pd.DataFrame:
             "date": pd.Timestamp(stored.created_at).tz_convert(None),
             "trainee": stored.owner.name,
             "session": stored.title,
+            "scenario": stored.scenario,
             "length": clock(reviewed.session.duration_s),
             **{key: getattr(reviewed.session.metrics, key) for key in METRIC_KEYS},
             "reviewed": stored.reviewed_by is not None,
         }
         for stored, reviewed in items
     ]
-    columns = ["id", "date", "trainee", "session", "length", *METRIC_KEYS, "reviewed"]
+    columns = ["id", "date", "trainee", "session", "scenario", "length", *METRIC_KEYS, "reviewed"]
     return pd.DataFrame(rows, columns=columns).sort_values(["date", "id"], ascending=False, ignore_index=True)
 
 
@@ -111,6 +113,7 @@ def table_columns() -> dict[str, Any]:
         "trainee": "Trainee",
         "sessions": "Sessions",
         "session": "Session",
+        "scenario": "Scenario",
         "length": "Length",
         "reviewed": st.column_config.CheckboxColumn("Reviewed"),
     }

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
 
 import streamlit as st
 
 from trainer.app import jobs
 from trainer.app.accounts import User
-from trainer.app.intake import rescore
+from trainer.app.review import StoredSession
 from trainer.app.session_report import clock
-from trainer.app.store import Store
+from trainer.app.store import MAX_NAME, Store
 from trainer.app.ui.charts import history_chart
 from trainer.app.ui.common import (
     LEVEL_HEADINGS,
@@ -26,21 +24,8 @@ from trainer.app.ui.common import (
     table_columns,
 )
 from trainer.errors import TrainerError, one_line
-from trainer.pipeline import Hook
 from trainer.safe_text import markdown_text
 from trainer.vocabulary import METRIC, METRIC_KEYS
-
-# What the pipeline has just finished, by the step names run_session reports.
-STEP_TEXT = {
-    "audio": "Recording read",
-    "transcript": "Transcript read",
-    "transcribe": "Speech transcribed",
-    "speakers": "Speakers told apart",
-    "utterances": "Turns found",
-    "coding": "Utterances coded",
-    "metrics": "Metrics computed",
-    "feedback": "Feedback written",
-}
 
 # What the pipeline is doing while a step runs (the job records the last finished one).
 RUNNING_TEXT = {
@@ -56,34 +41,6 @@ RUNNING_TEXT = {
 PROGRESS_WINDOW = 5  # sessions a progress sentence looks back over
 JOBS_SHOWN = 5  # the latest jobs listed on the Practise page
 REFRESH_S = 1.0  # how often the job list redraws while something is queued or running
-
-log = logging.getLogger("trainer")
-T = TypeVar("T")
-
-
-def _progress_hook(bar: Any) -> Hook:
-    """A pipeline hook that moves a st.progress bar."""
-
-    def hook(step: str, artifact: Any, *, completed: int, total: int) -> None:
-        bar.progress(completed / total, text=f"{STEP_TEXT.get(step, step)} ({completed} of {total} steps)")
-
-    return hook
-
-
-def _scoring(action: Callable[[Hook], T]) -> T | None:
-    """Run a scoring action under a progress bar; errors become one line on the page."""
-    bar = st.progress(0.0, text="Reading the recording…")
-    try:
-        return action(_progress_hook(bar))
-    except TrainerError as e:
-        st.error(markdown_text(one_line(e)), icon=":material/error:")
-    except Exception as e:  # noqa: BLE001 - the app's edge: a bug must not show a stack trace to a trainee
-        log.exception("scoring failed")
-        reason = markdown_text(one_line(e))
-        st.error(f"Scoring failed unexpectedly ({reason}); nothing was saved.", icon=":material/error:")
-    finally:
-        bar.empty()
-    return None
 
 
 def submit_upload(store: Store, user: User, name: str, data: bytes, limit_mb: int) -> None:
@@ -127,6 +84,8 @@ def _render_job(store: Store, job: jobs.Job) -> None:
         st.progress(done, text=text)
     elif job.state == "failed":
         st.error(markdown_text(job.error or f"{job.title}: scoring failed"), icon=":material/error:")
+    elif job.rescore_of is not None:
+        st.markdown(f":material/check_circle: **{markdown_text(job.title)}** is scored again with the current models.")
     else:
         with st.container(horizontal=True, vertical_alignment="center"):
             st.markdown(f":material/check_circle: **{markdown_text(job.title)}** is scored.")
@@ -135,15 +94,16 @@ def _render_job(store: Store, job: jobs.Job) -> None:
                 st.rerun()
 
 
-def render_jobs(store: Store, user: User) -> None:
-    """The user's latest scoring jobs, redrawn every second while one is waiting or running."""
-    latest = jobs.jobs_of(store, user, JOBS_SHOWN)
-    if not latest:
-        return
-    pending = any(j.state in ("queued", "running") for j in latest)
+def _render_live(store: Store, fetch: Callable[[], Sequence[jobs.Job]], heading: str) -> None:
+    """Jobs as `_render_job` lines, redrawn every second while one is waiting or running.
+
+    When the job this tab submitted is done its session opens; when the last pending job
+    ends the whole page redraws (a rescored session shows its new result).
+    """
+    pending = any(j.state in ("queued", "running") for j in fetch())
 
     def draw() -> None:
-        current = jobs.jobs_of(store, user, JOBS_SHOWN)
+        current = fetch()
         waiting = next((j for j in current if j.id == st.session_state.waiting_job), None)
         if waiting is not None and waiting.state == "done" and waiting.session_id is not None:
             st.session_state.waiting_job = None
@@ -151,17 +111,56 @@ def render_jobs(store: Store, user: User) -> None:
             st.rerun(scope="app")
         if pending != any(j.state in ("queued", "running") for j in current):
             st.rerun(scope="app")  # start or stop redrawing
-        st.subheader("Your scoring")
+        st.subheader(heading)
         for job in current:
             _render_job(store, job)
 
     st.fragment(draw, run_every=REFRESH_S if pending else None)()
 
 
+def render_jobs(store: Store, user: User) -> None:
+    """The user's latest scoring jobs."""
+    if jobs.jobs_of(store, user, 1):
+        _render_live(store, lambda: jobs.jobs_of(store, user, JOBS_SHOWN), "Your scoring")
+
+
 def render_rescoring(store: Store, user: User, session_id: int) -> None:
-    """Score a stored recording again with the current models; corrections stay."""
-    if _scoring(lambda hook: rescore(store, user, session_id, hook=hook)) is not None:
-        st.rerun()
+    """'Score again with current models', queued like an upload; corrections stay."""
+    latest = jobs.rescoring(store, session_id)
+    busy = latest is not None and latest.state in ("queued", "running")
+    if st.button("Score again with current models", key="rescore", icon=":material/refresh:", disabled=busy):
+        try:
+            latest = jobs.submit_rescore(store, user, session_id)
+        except TrainerError as e:
+            st.error(markdown_text(one_line(e)), icon=":material/error:")
+            return
+        jobs.worker_for(store).wake.set()
+        st.toast("Queued for scoring again; this page shows the new result when it is done.")
+    if latest is not None:
+        _render_live(store, lambda: tuple(filter(None, [jobs.rescoring(store, session_id)])), "Scoring again")
+
+
+def render_naming(store: Store, user: User, stored: StoredSession) -> None:
+    """Rename a session and tag it with the scenario practised, so progress can be followed per scenario."""
+    with st.popover("Name and scenario", icon=":material/edit:"), st.form("naming", border=False):
+        title = st.text_input("Name", value=stored.title, max_chars=MAX_NAME, key="naming_title")
+        scenario = st.text_input(
+            "Scenario",
+            value=stored.scenario,
+            max_chars=MAX_NAME,
+            placeholder="e.g. alcohol, ambivalent client",
+            key="naming_scenario",
+        )
+        used = store.scenarios(user)
+        if used:
+            st.caption("Used before: " + " · ".join(markdown_text(s) for s in used))
+        if st.form_submit_button("Save", key="naming_save", type="primary"):
+            try:
+                store.rename_session(user, stored.id, title, scenario)
+            except TrainerError as e:
+                st.error(markdown_text(one_line(e)), icon=":material/error:")
+            else:
+                st.rerun()
 
 
 def progress_sentence(key: str, values: Sequence[float]) -> str:
@@ -186,8 +185,14 @@ def render_history(items: list[Item]) -> None:
     if not items:
         st.info("No sessions yet: record or upload a role play on the Practise page.")
         return
+    scenarios = sorted({stored.scenario for stored, _ in items if stored.scenario}, key=str.lower)
+    if scenarios:
+        chosen = st.multiselect("Scenario", scenarios, key="history_scenarios", placeholder="all scenarios")
+        if chosen:
+            items = [(stored, r) for stored, r in items if stored.scenario in chosen]
+    unused = ["trainee"] if scenarios else ["trainee", "scenario"]
     st.dataframe(
-        shown_table(session_table(items).drop(columns=["trainee"])),
+        shown_table(session_table(items).drop(columns=unused)),
         column_config=table_columns(),
         hide_index=True,
         placeholder="–",

@@ -20,6 +20,7 @@ from trainer.app.session_report import (
 )
 from trainer.app.ui.charts import talk_time_chart, timeline_chart
 from trainer.app.ui.common import LEVEL_HEADINGS
+from trainer.app.ui.examples import render_expert_examples
 from trainer.batch.output import json_text
 from trainer.safe_text import markdown_text
 from trainer.schema import Code, CodedUtterance, FeedbackItem, Role
@@ -74,6 +75,15 @@ def _card_level(key: str, value: float | None) -> tuple[str, str]:
     return ("high", "orange") if metric.judge(value) is Level.PRACTISE else ("on track", "green")
 
 
+def _levels_between(key: str, interval: tuple[float, float]) -> str:
+    """The MITI levels a likely range spans, in a few words: "fair or good?", "below fair to good?"."""
+    metric = METRIC[key]
+    low, high = (metric.judge(v).value for v in interval)
+    order = [Level.PRACTISE.value, Level.FAIR.value, Level.GOOD.value]
+    joiner = " or " if order.index(high) - order.index(low) == 1 else " to "
+    return LEVEL_HEADINGS.get(low, low) + joiner + LEVEL_HEADINGS.get(high, high) + "?"
+
+
 def render_metric_cards(reviewed: Reviewed) -> None:
     """One card per metric, its MITI level as the coloured delta and the thresholds beside it."""
     m = reviewed.session.metrics
@@ -88,18 +98,18 @@ def render_metric_cards(reviewed: Reviewed) -> None:
         text, colour = _card_level(key, value)
         interval = m.interval(key)
         if interval is not None:  # the coder was unsure of some codes: say how far the value may be off
-            text = level_note(key, interval) or text
+            note = level_note(key, interval)
+            if note:  # the sentence goes in the help; the card has room for a few words only
+                text, help_text = _levels_between(key, interval), f"{help_text}. Level: {note}."
             detail = f"{format_range(key, interval)} · {detail}"
-        column.metric(
-            metric.label,
-            metric.show(value),
-            delta=text,
-            delta_color=colour,
-            delta_arrow="off",
-            delta_description=detail,
-            help=help_text,
-            border=True,
-        )
+        # Label and thresholds as text that wraps: st.metric cuts its own label off on a narrow card.
+        with column.container(border=True, height="stretch", gap="small"):
+            st.markdown(metric.label, help=help_text)
+            shown = metric.show(value)
+            st.metric(
+                metric.label, shown, delta=text, delta_color=colour, delta_arrow="off", label_visibility="collapsed"
+            )
+            st.caption(detail)
 
 
 def _render_items(items: tuple[FeedbackItem, ...], per_row: int) -> None:
@@ -126,6 +136,7 @@ def render_feedback(reviewed: Reviewed) -> None:
         if f.practise:
             st.markdown("##### To practise next")
             _render_items(f.practise, per_row=2)
+            render_expert_examples(f.practise, reviewed.session.utterances)
         if f.strengths:
             st.markdown("##### What went well")
             _render_items(f.strengths, per_row=min(len(f.strengths), ITEMS_PER_ROW))
@@ -287,7 +298,8 @@ def render_session(
     render_metric_cards(reviewed)
     render_feedback(reviewed)
     render_charts(reviewed)
-    render_player(audio, audio_url)
-    render_transcript(reviewed, audio is not None, stored.reviewed_by is not None, correct)
+    recording = audio if audio is not None and audio.suffix in AUDIO_MIME else None  # not an uploaded transcript
+    render_player(recording, audio_url)
+    render_transcript(reviewed, recording is not None, stored.reviewed_by is not None, correct)
     st.subheader("Downloads")
     render_downloads(stored, reviewed)
