@@ -130,3 +130,12 @@ def test_a_damaged_checkpoint_is_reported_as_unavailable(tmp_path):
     damaged.write_bytes(b"not a checkpoint")
     with pytest.raises(ModelNotAvailable, match="could not be loaded"):
         stage.load_openai_model(str(damaged))
+
+
+@pytest.mark.parametrize("db_down", [50, 60])
+def test_a_quiet_recording_is_transcribed_as_a_loud_one(jfk, jfk_words, db_down):
+    """Far from the microphone: Silero VAD before Whisper heard 10 of 22 words 50 dB down, none 60 dB down."""
+    quiet = (jfk * 10 ** (-db_down / 20)).astype(np.float32)
+    transcript = transcribe(quiet)
+    assert text(transcript) == text(jfk_words)
+    assert [w.start for w in transcript.words] == pytest.approx([w.start for w in jfk_words.words], abs=0.3)

