@@ -223,11 +223,15 @@ def test_no_one_opens_a_session_that_is_not_theirs_by_url(ann_session, people, v
 
 
 def test_instructor_filters_opens_and_corrects_a_code(ann_session, store, people):
-    store.add_session(people["bob"], "bobs.wav", ann_session.document, "c" * 64)
+    bobs = store.add_session(people["bob"], "bobs.wav", ann_session.document, "c" * 64)
+    store.rename_session(people["bob"], bobs.id, "bobs.wav", "smoking")
     at = sign_in("ivy")
     assert at.title[0].value == "Cohort spring"
     assert list(at.dataframe[0].value["trainee"]) == ["ann", "bob"]
     assert len(at.dataframe[1].value) == 2
+    at.multiselect(key="filter_scenarios").set_value(["smoking"]).run()
+    assert list(at.dataframe[1].value["trainee"]) == ["bob"]
+    at.multiselect(key="filter_scenarios").set_value([]).run()
     at.multiselect(key="filter_trainees").set_value(["ann"]).run()
     at.selectbox(key="filter_metric").set_value("open_question_share").run()
     at.multiselect(key="filter_levels").set_value(["fair"]).run()

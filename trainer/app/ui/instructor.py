@@ -40,12 +40,19 @@ NEWEST = "newest first"
 
 
 def filter_table(
-    table: pd.DataFrame, trainees: Sequence[str], metric: str, levels: Sequence[str], unreviewed: bool
+    table: pd.DataFrame,
+    trainees: Sequence[str],
+    metric: str,
+    levels: Sequence[str],
+    unreviewed: bool,
+    scenarios: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """Rows of the chosen trainees whose `metric` is at one of `levels` (all when none chosen)."""
+    """Rows of the chosen trainees and scenarios whose `metric` is at one of `levels` (all when none chosen)."""
     keep = pd.Series(True, index=table.index)
     if trainees:
         keep &= table["trainee"].isin(trainees)
+    if scenarios:
+        keep &= table["scenario"].isin(scenarios)
     if levels:
         keep &= table[metric].map(lambda v: METRIC[metric].verdict(None if pd.isna(v) else v)).isin(levels)
     if unreviewed:
@@ -73,13 +80,17 @@ def render_cohort(store: Store, user: User, items: list[Item]) -> None:
     st.subheader("Sessions")
     with st.container(horizontal=True, vertical_alignment="bottom"):
         chosen = st.multiselect("Trainees", trainees, key="filter_trainees", placeholder="all")
+        scenarios = sorted({s for s in table["scenario"] if s}, key=str.lower)
+        practised = (
+            st.multiselect("Scenario", scenarios, key="filter_scenarios", placeholder="all") if scenarios else []
+        )
         metric = st.selectbox("Metric", METRIC_KEYS, format_func=TABLE_LABELS.get, key="filter_metric", width=240)
         levels = st.multiselect(
             "Level", LEVELS, format_func=lambda v: LEVEL_HEADINGS.get(v, v), key="filter_levels", placeholder="any"
         )
         order = st.selectbox("Sort", [NEWEST, "lowest first", "highest first"], key="sort_by")
         unreviewed = st.checkbox("Not reviewed yet", key="filter_unreviewed")
-    shown = filter_table(table, chosen, metric, levels, unreviewed)
+    shown = filter_table(table, chosen, metric, levels, unreviewed, practised)
     if order != NEWEST:
         shown = shown.sort_values(metric, ascending=order == "lowest first", na_position="last")
     st.dataframe(shown_table(shown), column_config=table_columns(), hide_index=True, placeholder="–")
