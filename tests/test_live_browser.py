@@ -35,6 +35,15 @@ def coded_count(text: str) -> int:
     return sum(int(m.group(1)) for label in CODE_LABELS.values() for m in re.finditer(rf"{label}\s+(\d+)", text))
 
 
+def start_live(page):
+    """Sign in as a trainee, choose Live on Practise and press the component's Start."""
+    sign_in(page, "ann")
+    page.get_by_text("Live", exact=True).click()
+    component = page.frame_locator("iframe[title*='webrtc']")
+    component.get_by_role("button", name="Start").click()
+    return component
+
+
 def test_live_page_counts_rise_while_talking_then_the_take_is_scored(app_url, tmp_path):  # noqa: F811
     from playwright.sync_api import expect, sync_playwright
 
@@ -51,10 +60,7 @@ def test_live_page_counts_rise_while_talking_then_the_take_is_scored(app_url, tm
         page = open_page(browser, app_url)
         try:
             with screenshot_on_failure(page, tmp_path):
-                sign_in(page, "ann")
-                page.get_by_text("Live", exact=True).click()
-                component = page.frame_locator("iframe[title*='webrtc']")
-                component.get_by_role("button", name="Start").click()
+                component = start_live(page)
                 panel = page.locator(".st-key-live_panel")
                 expect(panel).to_contain_text("first voice heard", timeout=CODES_TIMEOUT_MS)
                 seen = []
@@ -92,10 +98,7 @@ def test_live_page_with_microphone_permission_denied_says_so_in_one_line(app_url
         page = open_page(browser, app_url)
         try:
             with screenshot_on_failure(page, tmp_path):
-                sign_in(page, "ann")
-                page.get_by_text("Live", exact=True).click()
-                component = page.frame_locator("iframe[title*='webrtc']")
-                component.get_by_role("button", name="Start").click()
+                component = start_live(page)
                 expect(component.get_by_text("Permission denied")).to_be_visible()  # the browser's refusal
                 expect(page.get_by_text(REFUSED)).to_be_visible()  # and what to do about it
                 expect(page.locator(".st-key-live_panel")).to_have_count(0)
