@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import JFK_TEXT, SAMPLES, normalise
 from trainer.live.roles import ChannelRoles, VoiceRoles, embed_voice
-from trainer.live.vad import Segmenter, SegmenterOptions, StreamingVad
+from trainer.live.vad import SAMPLE_RATE, Segmenter, SegmenterOptions, SpeechWindow, StreamingVad
 from trainer.live.windows import batch, context_of, transcribe_windows
 from trainer.schema import CodedUtterance, Role
 from trainer.speech.audio import load_audio
@@ -145,3 +145,15 @@ def test_a_counsellor_utterance_coded_in_its_stretch_gets_the_offline_code():
     # Not every one: the int8 encoder scales its activations per batch, so a text encoded with
     # other texts gets slightly other vectors (4 transcripts: 68 of 72 codes the same).
     assert np.mean(agree) >= 0.85
+
+
+def test_a_short_first_sound_does_not_found_a_voice():
+    """A click or a clipped word as the stream opens is placed, but the first real voice founds the counsellor."""
+    rows = reference("strong_mono")
+    found, _ = windows_of(load_audio(SAMPLES / "strong_mono.opus").samples)
+    client = next(w for w in found if truth_at(rows, (w.start + w.end) / 2) == "client" and w.duration_s > 1)
+    clipped = SpeechWindow(0.0, 0.5, client.samples[: SAMPLE_RATE // 2])
+    roles = VoiceRoles()
+    assert roles.role(clipped) is Role.COUNSELLOR and not roles.voices
+    right = sum(w.duration_s for w in found if roles.role(w).value == truth_at(rows, (w.start + w.end) / 2))
+    assert right / sum(w.duration_s for w in found) > 0.9

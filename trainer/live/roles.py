@@ -102,7 +102,8 @@ class VoiceRoles:
         reliable = window.duration_s >= RELIABLE_S
         if not self.voices:
             first = Role.CLIENT if self.swap else Role.COUNSELLOR
-            self._learn(first, vector, window.duration_s)
+            if reliable:  # a click or a word cut short would found a voice no one has
+                self._learn(first, vector, window.duration_s)
             return first
         known = next(iter(self.voices))
         if len(self.voices) == 1:
