@@ -273,6 +273,13 @@ def test_thirty_wrong_passwords_then_the_right_one_is_held_up(app_url, browser, 
         expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
 
 
+def open_scored(page, name: str) -> None:
+    """Click Open on the newest scored job of that name (earlier tests' jobs are listed too)."""
+    page.locator("[class*=st-key-scored-job-]", has_text=f"{name} is scored.").first.get_by_role(
+        "button", name="Open"
+    ).click()
+
+
 def test_upload_leave_and_come_back_to_a_finished_session(app_url, browser, transcript_csv, tmp_path):
     from playwright.sync_api import expect
 
@@ -287,7 +294,7 @@ def test_upload_leave_and_come_back_to_a_finished_session(app_url, browser, tran
         page.set_default_timeout(PAGE_TIMEOUT_MS)
         page.goto(app_url)
         expect(page.get_by_text(f"{transcript_csv.name} is scored.")).to_be_visible(timeout=SCORE_TIMEOUT_MS)
-        page.locator("[class*=st-key-job-open-] button").first.click()
+        open_scored(page, transcript_csv.name)
         expect(page.locator("h1").first).to_have_text(transcript_csv.name)
         expect(page.locator(".st-key-feedback")).to_contain_text("To practise next")
 
@@ -310,7 +317,7 @@ def test_two_uploads_queue_and_a_recording_is_scored(app_url, browser, transcrip
         expect(page.get_by_text("My sessions", exact=True).first).to_be_visible()
         page.get_by_text("Practise", exact=True).first.click()
         expect(page.get_by_text(f"{recording.name} is scored.")).to_be_visible()
-        page.locator("[class*=st-key-job-open-] button").last.click()
+        open_scored(page, recording.name)
         expect(page.locator("h1").first).to_have_text(recording.name)
         expect(page.locator(".st-key-feedback")).to_contain_text("Feedback")
         expect(page.get_by_text("Your talk time").first).to_be_visible()  # card label; st.metric keeps a hidden copy

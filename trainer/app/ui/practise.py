@@ -87,7 +87,7 @@ def _render_job(store: Store, job: jobs.Job) -> None:
     elif job.rescore_of is not None:
         st.markdown(f":material/check_circle: **{markdown_text(job.title)}** is scored again with the current models.")
     else:
-        with st.container(horizontal=True, vertical_alignment="center"):
+        with st.container(horizontal=True, vertical_alignment="center", key=f"scored-job-{job.id}"):
             st.markdown(f":material/check_circle: **{markdown_text(job.title)}** is scored.")
             if job.session_id is not None and st.button("Open", key=f"job-open-{job.id}", type="tertiary"):
                 open_session(job.session_id)
