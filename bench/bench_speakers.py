@@ -13,8 +13,8 @@ as wrong):
    transcription.
 2. Voice counts on real speech: jfk.flac (one voice), the stereo clip's two speakers
    one after the other in mono, and both with jfk (three).
-3. Long sessions: random pieces of real excerpts with the same speakers, at varied
-   levels, joined with pauses to 30 minutes, diarized from the audio alone, against the
+3. Long sessions: pieces of real excerpts with the same speakers (cut anywhere, and cut
+   at pauses), at varied levels, joined with pauses to 30 minutes, diarized from the audio alone, against the
    same excerpts diarized one by one; peak memory of the process.
 4. Enrolment: a voice profile from one excerpt's single-speaker time of a speaker,
    the counsellor chosen by that profile in another excerpt with the same speaker.
@@ -55,6 +55,7 @@ from trainer.training.reference import compare, reference_path
 COLLAR = 0.5  # pyannote's collar is the total width: 0.25 s either side
 MAIN_SPEAKER_S = 2.0  # speakers heard at least this long count as "main"
 LONG_MINUTES = 30
+PAUSE_S = 0.3  # a gap in the reference's speech this long is a pause a piece may end in
 LONG_SETS = {
     "trn03+trn00 (MEE067, MEE068, MEO069)": ("trn03", "trn00"),
     "trn07+trn08 (four speakers)": ("trn07", "trn08"),
@@ -165,10 +166,31 @@ def bench_counts(data: Path) -> None:
         print(f"| {name} | {len(mono) / SAMPLE_RATE:.1f} | {true} | {found} |")
 
 
-def joined(data: Path, clips: tuple[str, ...], truth: dict[str, Annotation], minutes: float):
+def pauses(ref: Annotation) -> np.ndarray:
+    """The middles of the reference's gaps in speech of at least PAUSE_S: where a piece can end unheard."""
+    speech = ref.get_timeline().support()
+    gaps = speech.gaps(Segment(0.0, speech.extent().end))
+    return np.array([g.middle for g in gaps if g.duration >= PAUSE_S])
+
+
+def piece_bounds(rng: np.random.Generator, seconds: float, at: np.ndarray | None) -> list[float]:
+    """Where an excerpt is cut into pieces of 4-12 s: anywhere (`at` None), or at the pause nearest that length."""
+    bounds = [0.0]
+    while True:
+        want = bounds[-1] + rng.uniform(4.0, 12.0)
+        if at is not None:
+            later = at[at > bounds[-1] + 2.0]
+            want = float(later[np.argmin(np.abs(later - want))]) if len(later) else seconds
+        if want >= seconds - 2.0:
+            return [*bounds, seconds]
+        bounds.append(want)
+
+
+def joined(data: Path, clips: tuple[str, ...], truth: dict[str, Annotation], minutes: float, at_pauses: bool):
     """Pieces of the excerpts joined with pauses up to `minutes`: the mono signal and its truth.
 
-    In each round every excerpt is cut at random places into 4-12-s pieces and the pieces
+    In each round every excerpt is cut into 4-12-s pieces (at random places, which cuts words
+    in two, or at the pause nearest that length, as a real session's turns part) and the pieces
     of all excerpts are shuffled; each piece gets a random level (+-6 dB) over a faint
     noise floor (40 dB down) and a 1-3-s pause after it. Every moment of the excerpts is
     used about equally often, and no window of speech comes back as an exact copy (60 s
@@ -180,8 +202,7 @@ def joined(data: Path, clips: tuple[str, ...], truth: dict[str, Annotation], min
     while offset < minutes * 60:
         pieces = []
         for clip, samples in sources.items():
-            cuts = np.cumsum(rng.uniform(4.0, 12.0, size=len(samples) // (4 * SAMPLE_RATE)))
-            bounds = [0.0, *cuts[cuts < len(samples) / SAMPLE_RATE - 2.0], len(samples) / SAMPLE_RATE]
+            bounds = piece_bounds(rng, len(samples) / SAMPLE_RATE, pauses(truth[clip]) if at_pauses else None)
             pieces += [(clip, start, end) for start, end in zip(bounds, bounds[1:])]
         for i in rng.permutation(len(pieces)):
             clip, start, end = pieces[i]
@@ -205,24 +226,27 @@ def single_time(ref: Annotation, hyp: Annotation) -> np.ndarray:
 def bench_long(data: Path, truth: dict[str, Annotation]) -> None:
     print(f"\n## Long sessions ({LONG_MINUTES} min of pieces of excerpts, varied, 1-3-s pauses), audio alone\n")
     print(
-        "| session | speakers | found | attribution (of speech heard) | its excerpts one by one, pooled | "
+        "| session | pieces cut | speakers | found | attribution (of speech heard) | its excerpts one by one, pooled | "
         "difference | CPU s per audio min |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, clips in LONG_SETS.items():
         short = np.zeros(3)
         for clip in clips:
             samples = load_audio(data / "audio" / "ami" / f"{clip}.wav").mono()
             short += single_time(truth[clip], annotation(diarize(samples).turns))
-        samples, ref = joined(data, clips, truth, LONG_MINUTES)
-        voices, cpu = cpu_timed(diarize, samples)
-        found = len({t.speaker for t in voices.turns})
-        long = single_time(ref, annotation(voices.turns))
-        print(
-            f"| {name} | {len(ref.labels())} | {found} | {long[0] / long.sum():.3f} ({long[0] / long[:2].sum():.3f}) | "
-            f"{short[0] / short.sum():.3f} ({short[0] / short[:2].sum():.3f}) | "
-            f"{long[0] / long.sum() - short[0] / short.sum():+.3f} | {cpu / (len(samples) / SAMPLE_RATE / 60):.2f} |"
-        )
+        for cuts in ("random", "at pauses"):
+            samples, ref = joined(data, clips, truth, LONG_MINUTES, at_pauses=cuts == "at pauses")
+            voices, cpu = cpu_timed(diarize, samples)
+            found = len({t.speaker for t in voices.turns})
+            long = single_time(ref, annotation(voices.turns))
+            print(
+                f"| {name} | {cuts} | {len(ref.labels())} | {found} | "
+                f"{long[0] / long.sum():.3f} ({long[0] / long[:2].sum():.3f}) | "
+                f"{short[0] / short.sum():.3f} ({short[0] / short[:2].sum():.3f}) | "
+                f"{long[0] / long.sum() - short[0] / short.sum():+.3f} | "
+                f"{cpu / (len(samples) / SAMPLE_RATE / 60):.2f} |"
+            )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak resident memory of this process so far: {peak:.0f} MB")
 

@@ -30,6 +30,7 @@ from trainer.scoring.metrics import compute_metrics
 from trainer.scoring.utterances import MAX_PAUSE_S, is_backchannel
 from trainer.speakers.enrol import load_profile
 from trainer.speech.transcribe import TranscribeOptions, load_model
+from trainer.threads import torch_threads
 
 log = logging.getLogger("trainer")
 
@@ -299,14 +300,8 @@ def _code_in(coder: Coder, utterances: list[Utterance], at: int) -> CodedUtteran
     Two threads ran this small model several times slower on a busy 2-core machine (the
     same finding as trainer.diarize's encoder), and Whisper needs the cores meanwhile.
     """
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         return coder.code(utterances)[at]
-    finally:
-        torch.set_num_threads(threads)
 
 
 class _Resampler:

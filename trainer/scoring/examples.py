@@ -25,6 +25,7 @@ from trainer.coding.minilm import load_minilm
 from trainer.coding.network import id_batches, pool, token_ids
 from trainer.errors import ModelNotAvailable
 from trainer.schema import Code, CodedUtterance, FeedbackItem, Role
+from trainer.threads import torch_threads
 
 INDEX_ROWS = MODELS / "expert_examples.json"  # one row per example: the texts, code and source
 INDEX_VECTORS = MODELS / "expert_examples.safetensors"  # the client turns' unit vectors, float16
@@ -71,14 +72,10 @@ def embed(texts: Sequence[str]) -> np.ndarray:
     """
     tokenizer, model = load_minilm()
     vectors = torch.zeros(len(texts), model.hidden_size)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         for batch, input_ids in id_batches(token_ids(tokenizer, texts), BATCH_SIZE):
             mask = (input_ids != 0).long()
             vectors[batch] = pool(model(input_ids, mask), mask)
-    finally:
-        torch.set_num_threads(threads)
     return torch.nn.functional.normalize(vectors, dim=-1).numpy()
 
 

@@ -32,6 +32,7 @@ from trainer.schema import Transcript, Word
 from trainer.speakers.strategy import SpeakerOptions, Voices
 from trainer.speakers.turns import FRAME_S, first_heard, merge_spans, runs_to_turns
 from trainer.speech.audio import SAMPLE_RATE, Audio, raised_if_quiet
+from trainer.threads import torch_threads
 
 MAX_SPEAKERS = 6  # no more voices than this are looked for
 SPEECH_BRIDGE_S = 0.3  # speech closer than this is one stretch
@@ -76,15 +77,8 @@ def one_thread() -> Iterator[None]:
     process and Silero VAD keeps state between chunks: two threads using them at once (the app's
     scoring worker, a page enrolling a voice, the live page) corrupted memory and ended the process.
     """
-    import torch
-
-    with _MODELS_LOCK:
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(threads)
+    with _MODELS_LOCK, torch_threads(1):
+        yield
 
 
 def speech_regions(samples: np.ndarray, words: Sequence[Word]) -> list[tuple[float, float]]:

@@ -21,6 +21,7 @@ from trainer.errors import ModelNotAvailable
 from trainer.schema import Transcript, Word
 from trainer.speech.audio import SAMPLE_RATE, raised_if_quiet
 from trainer.speech.whisper_models import describe_available, resolve_checkpoint, resolve_ct2
+from trainer.threads import torch_threads
 
 DEFAULT_MODEL = "tiny.en"
 BACKENDS = ("faster-whisper", "openai-whisper")
@@ -114,7 +115,6 @@ def _faster_whisper_words(samples: np.ndarray, options: TranscribeOptions) -> tu
 
 def _openai_whisper_words(samples: np.ndarray, options: TranscribeOptions) -> tuple[Iterator[Word], str]:
     """Words from openai-whisper, on speech only when the VAD is on, times mapped back."""
-    import torch
     from faster_whisper.vad import SpeechTimestampsMap, VadOptions, collect_chunks, get_speech_timestamps
 
     model = load_openai_model(options.model)
@@ -128,9 +128,7 @@ def _openai_whisper_words(samples: np.ndarray, options: TranscribeOptions) -> tu
         timeline = SpeechTimestampsMap(chunks, SAMPLE_RATE)
     # faster-whisper puts hotwords before the prompt; this does the same for openai-whisper.
     prompt = " ".join(p for p in (options.hotwords, options.initial_prompt) if p) or None
-    threads = torch.get_num_threads()
-    torch.set_num_threads(options.cpu_threads)  # process-wide, so put back afterwards
-    try:
+    with torch_threads(options.cpu_threads):
         result = model.transcribe(
             samples,
             beam_size=options.beam_size,
@@ -141,8 +139,6 @@ def _openai_whisper_words(samples: np.ndarray, options: TranscribeOptions) -> tu
             fp16=False,  # CPU
             verbose=None,
         )
-    finally:
-        torch.set_num_threads(threads)
     words = (
         _restore(Word(w["start"], w["end"], w["word"], w["probability"]), timeline)
         for s in result["segments"]
