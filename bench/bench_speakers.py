@@ -14,8 +14,9 @@ as wrong):
 2. Voice counts on real speech: jfk.flac (one voice), the stereo clip's two speakers
    one after the other in mono, and both with jfk (three).
 3. Long sessions: pieces of real excerpts with the same speakers (cut anywhere, and cut
-   at pauses), at varied levels, joined with pauses to 30 minutes, diarized from the audio alone, against the
-   same excerpts diarized one by one; peak memory of the process.
+   at pauses), at varied levels, joined with pauses to 30 minutes, diarized from the
+   audio alone and with the recognised words (as `trainer score` does), against the same
+   excerpts diarized one by one the same way; peak memory of the process.
 4. Enrolment: a voice profile from one excerpt's single-speaker time of a speaker,
    the counsellor chosen by that profile in another excerpt with the same speaker.
 5. Samples: the synthetic role plays (stereo ones mixed to mono) scored end to end:
@@ -223,28 +224,40 @@ def single_time(ref: Annotation, hyp: Annotation) -> np.ndarray:
     return np.array([d["correct"], d["confusion"], d["missed detection"]])
 
 
+LONG_VARIANTS = (("audio alone", "random"), ("audio alone", "at pauses"), ("with words", "at pauses"))
+
+
+def diarized(samples: np.ndarray, words: bool) -> tuple[Annotation, float]:
+    """Who spoke when from the audio alone, or with the recognised words as `trainer score` does;
+    and the diarization's CPU seconds (transcription not counted)."""
+    heard = transcribe(samples).words if words else ()
+    voices, cpu = cpu_timed(diarize, samples, heard)
+    return annotation(voices.turns), cpu
+
+
 def bench_long(data: Path, truth: dict[str, Annotation]) -> None:
-    print(f"\n## Long sessions ({LONG_MINUTES} min of pieces of excerpts, varied, 1-3-s pauses), audio alone\n")
+    print(f"\n## Long sessions ({LONG_MINUTES} min of pieces of excerpts, varied, 1-3-s pauses)\n")
     print(
-        "| session | pieces cut | speakers | found | attribution (of speech heard) | its excerpts one by one, pooled | "
-        "difference | CPU s per audio min |"
+        "| session | input | pieces cut | speakers | found | attribution (of speech heard) | "
+        "its excerpts one by one, pooled | difference | diarization CPU s per audio min |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, clips in LONG_SETS.items():
-        short = np.zeros(3)
-        for clip in clips:
-            samples = load_audio(data / "audio" / "ami" / f"{clip}.wav").mono()
-            short += single_time(truth[clip], annotation(diarize(samples).turns))
-        for cuts in ("random", "at pauses"):
+        short = {}
+        for words in (False, True):
+            short[words] = np.zeros(3)
+            for clip in clips:
+                samples = load_audio(data / "audio" / "ami" / f"{clip}.wav").mono()
+                short[words] += single_time(truth[clip], diarized(samples, words)[0])
+        for source, cuts in LONG_VARIANTS:
             samples, ref = joined(data, clips, truth, LONG_MINUTES, at_pauses=cuts == "at pauses")
-            voices, cpu = cpu_timed(diarize, samples)
-            found = len({t.speaker for t in voices.turns})
-            long = single_time(ref, annotation(voices.turns))
+            hyp, cpu = diarized(samples, source == "with words")
+            long, alone = single_time(ref, hyp), short[source == "with words"]
             print(
-                f"| {name} | {cuts} | {len(ref.labels())} | {found} | "
+                f"| {name} | {source} | {cuts} | {len(ref.labels())} | {len(hyp.labels())} | "
                 f"{long[0] / long.sum():.3f} ({long[0] / long[:2].sum():.3f}) | "
-                f"{short[0] / short.sum():.3f} ({short[0] / short[:2].sum():.3f}) | "
-                f"{long[0] / long.sum() - short[0] / short.sum():+.3f} | "
+                f"{alone[0] / alone.sum():.3f} ({alone[0] / alone[:2].sum():.3f}) | "
+                f"{long[0] / long.sum() - alone[0] / alone.sum():+.3f} | "
                 f"{cpu / (len(samples) / SAMPLE_RATE / 60):.2f} |"
             )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

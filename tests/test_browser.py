@@ -422,6 +422,21 @@ def unsure_id(data_dir, tmp_path) -> int:
     return store.add_session(store.credentials("ann")[0], "unsure.wav", document, "d" * 64, audio=incoming).id
 
 
+def clip_seconds(clip, timeout_s: float = 30.0) -> float:
+    """An audio element's length once the browser has read it.
+
+    Polled rather than awaited in the page: an element drawn again, or a clip that fails to
+    load, never fires `loadedmetadata`, and a promise waiting for it hung the test run.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        seconds = clip.evaluate("a => a.readyState >= 1 ? a.duration : null")
+        if seconds:
+            return seconds
+        time.sleep(0.2)
+    raise AssertionError(f"the clip did not load within {timeout_s:.0f} s")
+
+
 def test_trainee_hears_each_voice_picks_theirs_and_saves_their_voice(app_url, browser, data_dir, unsure_id, tmp_path):
     from playwright.sync_api import expect
 
@@ -433,11 +448,7 @@ def test_trainee_hears_each_voice_picks_theirs_and_saves_their_voice(app_url, br
         clips = picker.locator("audio")
         expect(clips).to_have_count(2)
         for i in range(2):  # each clip is served to the signed-in browser and is a few seconds long
-            seconds = clips.nth(i).evaluate(
-                "a => a.readyState >= 1 ? a.duration"
-                " : new Promise(done => a.addEventListener('loadedmetadata', () => done(a.duration)))"
-            )
-            assert 1.0 < seconds <= CLIP_S + 0.1
+            assert 1.0 < clip_seconds(clips.nth(i)) <= CLIP_S + 0.1
 
         store = Store(data_dir)
         ann = store.credentials("ann")[0]
