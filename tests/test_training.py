@@ -75,9 +75,21 @@ def _subset(data: Path, out: Path, transcripts: set[str]) -> None:
             writer.writerows(r for r in rows if r["transcript_id"] in transcripts)
 
 
-def test_evaluate_command_scores_the_shipped_model(tmp_path: Path) -> None:
+def test_evaluate_command_scores_the_shipped_model(tmp_path: Path, monkeypatch) -> None:
     _subset(DATA_DIR, tmp_path, {"0", "1"})
-    result = CliRunner().invoke(main, ["evaluate", "--model", str(MODEL_DIR), "--data", str(tmp_path)])
-    assert result.exit_code == 0, result.output
+    loaded = []
+    real_load = MICoder.load.__func__
+
+    def load(cls, model_dir, quantize=True):
+        loaded.append(quantize)
+        return real_load(cls, model_dir, quantize)
+
+    monkeypatch.setattr(MICoder, "load", classmethod(load))
+    outputs = []
+    for extra in ([], ["--float32"]):
+        result = CliRunner().invoke(main, ["evaluate", "--model", str(MODEL_DIR), "--data", str(tmp_path), *extra])
+        assert result.exit_code == 0, result.output
+        outputs.append(result.output)
     for heading in ("Five codes", "macro-F1", "reflection_question_ratio", "Speech-recognition", "Client talk type"):
-        assert heading in result.output
+        assert heading in outputs[0] and heading in outputs[1]
+    assert loaded == [True, False]

@@ -282,11 +282,13 @@ def cross_validate(
     n_folds: int = 5,
     options: TrainOptions = TrainOptions(),
     fold_done: Callable[[list[AnnotatedTranscript], list[Probabilities]], None] | None = None,
+    quantize: bool = True,
 ) -> CrossValidation:
     """Train one coder per grouped fold and code its held-out transcripts with MICoder.
 
     The held-out transcripts go through ``MICoder.code``, the shipped coding path, so the
-    figures include its quantization and its handling of whole conversations.
+    figures include its quantization (`quantize` False codes with float32 layers instead)
+    and its handling of whole conversations.
     `fold_done` receives each fold's held-out transcripts and probabilities as soon as
     they exist, so a long run that is stopped early still leaves what it finished.
     """
@@ -299,7 +301,7 @@ def cross_validate(
     for k, (train, test) in enumerate(grouped_folds(transcripts, n_folds, options.seed)):
         logger.info("fold %d/%d: %d training transcripts", k + 1, n_folds, len(train))
         artifact = train_network([transcripts[i] for i in train], options, states)
-        coder = MICoder(artifact, _config(options))
+        coder = MICoder(artifact, _config(options), quantize=quantize)
         fold_coded, fold_asr = code_transcripts(coder, [transcripts[i] for i in test])
         for i, c, a in zip(test, fold_coded, fold_asr):
             coded[i], coded_asr[i] = c, a
