@@ -1,0 +1,194 @@
+"""The commands that train and measure the models (`trainer evaluate`, `train-coder`,
+`build-examples`, `calibrate`); `trainer.cli` adds them to the `trainer` command.
+
+Scoring never needs them, so their imports stay inside each command.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from trainer.coding import CODERS
+
+
+def annomi_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--data: the AnnoMI folder the coder learns from and is scored on."""
+    return click.option(
+        "--data",
+        "data_dir",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        default=None,
+        help="AnnoMI folder with dev_simple.csv, dev_therapist5.csv, dev.csv [default: ../shared/data/annomi].",
+    )(command)
+
+
+def device_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--device: where training runs; a GPU only makes it faster, the results match within noise."""
+    return click.option(
+        "--device",
+        default="cpu",
+        show_default=True,
+        help="torch device to train on, e.g. cuda (the shipped coder was trained on the CPU).",
+    )(command)
+
+
+@click.command()
+@annomi_option
+@device_option
+@click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True, help="Cross-validation folds.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fold split and of training.")
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Score this trained coder as it is, instead of cross-validating (for transcripts it did not learn from).",
+)
+@click.option(
+    "--coder",
+    "coder_name",
+    type=click.Choice(sorted(CODERS)),
+    default=None,
+    help="Score a coder by name (e.g. rules) as it is, instead of cross-validating.",
+)
+@click.option(
+    "--probabilities",
+    "probabilities_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write each utterance's out-of-fold code probabilities to this JSON-lines file.",
+)
+@click.option(
+    "--float32",
+    is_flag=True,
+    help="Code with float32 layers instead of the int8 ones scoring uses (about twice the CPU time).",
+)
+def evaluate(
+    data_dir: Path | None,
+    device: str,
+    folds: int,
+    seed: int,
+    model_dir: Path | None,
+    coder_name: str | None,
+    probabilities_path: Path | None,
+    float32: bool,
+) -> None:
+    """Score the behaviour coder against AnnoMI's expert codes and print the tables (markdown).
+
+    By default trains one coder per fold of a cross-validation grouped by video and
+    series (about 40 minutes on 2 CPU cores); --model or --coder score a finished coder.
+
+    Example: trainer evaluate --folds 5 > evaluation.md
+    """
+    from trainer.coding import load_coder
+    from trainer.errors import TrainerError
+    from trainer.training.annomi import DATA_DIR, load_annomi
+    from trainer.training.evaluation import code_transcripts, evaluation_report, write_probabilities
+
+    logging.getLogger("trainer").setLevel(logging.INFO)  # progress of a long run
+    try:
+        transcripts = load_annomi(data_dir or DATA_DIR)
+        if model_dir or coder_name:
+            from trainer.coding.mi_coder import MICoder
+
+            coder = MICoder.load(model_dir, quantize=not float32) if model_dir else load_coder(coder_name)
+            coded, coded_asr = code_transcripts(coder, transcripts)
+            if probabilities_path:
+                if not isinstance(coder, MICoder):
+                    raise click.ClickException("--probabilities needs the trained coder; the rules give none")
+                probabilities = [coder.probabilities(t.plain) for t in transcripts]
+                write_probabilities(probabilities_path, transcripts, probabilities)
+        else:
+            from trainer.training.train import TrainOptions, cross_validate
+
+            fold_done = None
+            if probabilities_path:
+                probabilities_path.write_text("", encoding="utf-8")
+                fold_done = functools.partial(write_probabilities, probabilities_path, mode="a")
+            options = TrainOptions(seed=seed, device=device)
+            result = cross_validate(transcripts, folds, options, fold_done, quantize=not float32)
+            coded, coded_asr = result.coded, result.coded_asr
+    except (TrainerError, ValueError) as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(evaluation_report(transcripts, coded, coded_asr))
+
+
+@click.command("train-coder")
+@annomi_option
+@device_option
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the artifact [default: models/mi_coder, the one the trainer ships].",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of training.")
+def train_coder(data_dir: Path | None, device: str, out_dir: Path | None, seed: int) -> None:
+    """Train the behaviour coder on AnnoMI, on the CPU (about 10 minutes on 2 cores).
+
+    Example: trainer train-coder --out models/mi_coder
+    """
+    from trainer.coding.mi_coder import MODEL_DIR
+    from trainer.training.annomi import DATA_DIR, load_annomi
+    from trainer.training.train import TrainOptions, train_coder
+
+    logging.getLogger("trainer").setLevel(logging.INFO)
+    options = TrainOptions(seed=seed, device=device)
+    written = train_coder(load_annomi(data_dir or DATA_DIR), out_dir or MODEL_DIR, options)
+    click.echo(f"coder written to {written}", err=True)
+
+
+@click.command("build-examples")
+@annomi_option
+def build_examples(data_dir: Path | None) -> None:
+    """Build the expert examples the feedback page shows (models/expert_examples.*), in about a minute.
+
+    Example: trainer build-examples
+    """
+    from trainer.scoring.examples import INDEX_ROWS
+    from trainer.training.annomi import DATA_DIR, load_annomi
+    from trainer.training.examples_index import build_index
+
+    try:
+        count = build_index(load_annomi(data_dir or DATA_DIR))
+    except ValueError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"{count} expert examples written to {INDEX_ROWS.parent}", err=True)
+
+
+@click.command()
+@annomi_option
+@click.argument("probabilities", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for intervals.json and mi_quality.json [default: models, the ones the trainer ships].",
+)
+def calibrate(data_dir: Path | None, probabilities: Path, out_dir: Path | None) -> None:
+    """Fit the metric ranges and the MI-quality estimate on cross-validated codes; print their scores.
+
+    PROBABILITIES is the file `trainer evaluate --probabilities` wrote.
+
+    Example: trainer evaluate --probabilities oof.jsonl && trainer calibrate oof.jsonl
+    """
+    from trainer.scoring.intervals import CALIBRATION_FILE
+    from trainer.training.annomi import DATA_DIR, load_annomi
+    from trainer.training.calibration import calibrate as fit
+
+    try:
+        report = fit(load_annomi(data_dir or DATA_DIR), probabilities, out_dir or CALIBRATION_FILE.parent)
+    except (OSError, ValueError, KeyError) as e:
+        raise click.ClickException(f"{probabilities}: cannot calibrate from it ({e})") from e
+    click.echo(report)
+
+
+TRAINING_COMMANDS = (evaluate, train_coder, build_examples, calibrate)
