@@ -441,6 +441,12 @@ def test_trainee_hears_each_voice_picks_theirs_and_saves_their_voice(app_url, br
     from playwright.sync_api import expect
 
     page = open_page(browser, f"{app_url}/?session={unsure_id}")
+
+    def late(route) -> None:  # the cookie lands after the players asked for their clips, as on a slow network
+        time.sleep(2)
+        route.continue_()
+
+    page.route("**/api/sign-in", late)
     with screenshot_on_failure(page, tmp_path):
         sign_in(page, "ann")
         picker = page.locator(".st-key-voice_picker")

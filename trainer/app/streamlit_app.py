@@ -44,11 +44,25 @@ def load_store(data_dir: str) -> Store:
     return store
 
 
+# Players drawn in the same run as the sign-in ask for their media before the cookie exists and are
+# refused (MediaGuard); once the cookie is set, those that failed load again. A player's request can
+# still be on its way as the cookie lands, so the check repeats for a few seconds.
+_RELOAD_REFUSED_MEDIA = """
+const reload = () => document.querySelectorAll('audio, video').forEach(m => {
+  if (m.error && !m.dataset.reloaded) { m.dataset.reloaded = '1'; m.load(); }
+});
+[0, 500, 1500, 3000, 6000].forEach(ms => setTimeout(reload, ms));
+"""
+
+
 def cookie_script(path: str, body: str = "") -> None:
     """Ask the browser to POST to one of the app's routes (trainer/app/web.py), which sets or clears the cookie."""
     if web.serving():
         call = f"fetch({json.dumps(path)}, {{method: 'POST', body: {json.dumps(body)}, credentials: 'same-origin'}})"
-        st.html(f"<script>{call}</script>", unsafe_allow_javascript=True)
+        st.html(
+            f"<script>{call}.then(r => {{ if (r.ok) {{ {_RELOAD_REFUSED_MEDIA} }} }})</script>",
+            unsafe_allow_javascript=True,
+        )
 
 
 def signed_in_user(store: Store) -> User | None:
