@@ -224,7 +224,8 @@ def single_time(ref: Annotation, hyp: Annotation) -> np.ndarray:
     return np.array([d["correct"], d["confusion"], d["missed detection"]])
 
 
-LONG_VARIANTS = (("audio alone", "random"), ("audio alone", "at pauses"), ("with words", "at pauses"))
+# How the pieces are cut, and the inputs each session is diarized from (False: audio alone, True: with words).
+LONG_VARIANTS = (("random", (False,)), ("at pauses", (False, True)))
 
 
 def diarized(samples: np.ndarray, words: bool) -> tuple[Annotation, float]:
@@ -243,23 +244,23 @@ def bench_long(data: Path, truth: dict[str, Annotation]) -> None:
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, clips in LONG_SETS.items():
-        short = {}
-        for words in (False, True):
-            short[words] = np.zeros(3)
-            for clip in clips:
-                samples = load_audio(data / "audio" / "ami" / f"{clip}.wav").mono()
+        short = {False: np.zeros(3), True: np.zeros(3)}
+        for clip in clips:
+            samples = load_audio(data / "audio" / "ami" / f"{clip}.wav").mono()
+            for words in short:
                 short[words] += single_time(truth[clip], diarized(samples, words)[0])
-        for source, cuts in LONG_VARIANTS:
+        for cuts, inputs in LONG_VARIANTS:
             samples, ref = joined(data, clips, truth, LONG_MINUTES, at_pauses=cuts == "at pauses")
-            hyp, cpu = diarized(samples, source == "with words")
-            long, alone = single_time(ref, hyp), short[source == "with words"]
-            print(
-                f"| {name} | {source} | {cuts} | {len(ref.labels())} | {len(hyp.labels())} | "
-                f"{long[0] / long.sum():.3f} ({long[0] / long[:2].sum():.3f}) | "
-                f"{alone[0] / alone.sum():.3f} ({alone[0] / alone[:2].sum():.3f}) | "
-                f"{long[0] / long.sum() - alone[0] / alone.sum():+.3f} | "
-                f"{cpu / (len(samples) / SAMPLE_RATE / 60):.2f} |"
-            )
+            for words in inputs:
+                hyp, cpu = diarized(samples, words)
+                long, alone = single_time(ref, hyp), short[words]
+                print(
+                    f"| {name} | {'with words' if words else 'audio alone'} | {cuts} | {len(ref.labels())} | "
+                    f"{len(hyp.labels())} | {long[0] / long.sum():.3f} ({long[0] / long[:2].sum():.3f}) | "
+                    f"{alone[0] / alone.sum():.3f} ({alone[0] / alone[:2].sum():.3f}) | "
+                    f"{long[0] / long.sum() - alone[0] / alone.sum():+.3f} | "
+                    f"{cpu / (len(samples) / SAMPLE_RATE / 60):.2f} |"
+                )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak resident memory of this process so far: {peak:.0f} MB")
 
