@@ -7,13 +7,15 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
 
 from trainer.cli import main
 from trainer.coding.mi_coder import MODEL_DIR, MICoder
-from trainer.coding.network import ContextHead
+from trainer.coding.network import ContextHead, neighbours, segments
+from trainer.schema import Role
 from trainer.training.annomi import DATA_DIR, load_annomi
 from trainer.training.train import IGNORE, FrozenStates, TrainOptions, _correct_priors, _Network, train_coder
 
@@ -46,14 +48,28 @@ def test_training_with_a_fixed_seed_is_reproducible(tmp_path: Path) -> None:
     assert not all(torch.equal(first[k], other_seed[k]) for k in first)
 
 
-def test_training_and_coding_compute_the_same_vectors() -> None:
+@pytest.mark.parametrize("context_tokens", [0, 8])
+def test_training_and_coding_compute_the_same_vectors(context_tokens: int) -> None:
     texts = ["What brings you here today?", "I drink too much, I guess.", "You're worried about it.", "Yes."]
-    net = _Network(QUICK).eval()
+    options = replace(QUICK, context_tokens=context_tokens)
+    inputs = segments(texts, neighbours([Role.COUNSELLOR, Role.CLIENT] * 2), context_tokens > 0)
+    net = _Network(options).eval()
     with torch.no_grad():
-        trained = net.encode([FrozenStates(texts, QUICK.trained_layers)[t] for t in texts])
-    coder = MICoder(net.artifact(), {"hidden": QUICK.hidden}, quantize=False)
+        trained = net.encode([FrozenStates(inputs, options)[s] for s in inputs])
+    config = {"hidden": QUICK.hidden, "context_tokens": context_tokens}
+    coder = MICoder(net.artifact(), config, quantize=False)
     # Frozen states are kept in half precision, hence the tolerance.
-    assert torch.allclose(trained, coder.encode(texts), atol=5e-3)
+    assert torch.allclose(trained, coder.encode(inputs), atol=5e-3)
+
+
+def test_context_changes_the_utterance_vector() -> None:
+    """With context, the same words after different client turns give different vectors."""
+    coder = MICoder(_Network(QUICK).artifact(), {"hidden": QUICK.hidden, "context_tokens": 8}, quantize=False)
+    plain, after_a, after_b = coder.encode(
+        [("You're worried.", ""), ("You're worried.", "I drink too much."), ("You're worried.", "My son left.")]
+    )
+    assert not torch.allclose(after_a, after_b, atol=1e-3)
+    assert not torch.allclose(plain, after_a, atol=1e-3)
 
 
 def test_prior_correction_lowers_common_labels() -> None:

@@ -27,11 +27,14 @@ from trainer.coding.network import (
     TALK_LABELS,
     VECTOR_SIZE,
     ContextHead,
+    Segment,
     by_length,
     neighbours,
     overlap_features,
     padded,
     pool,
+    segment_types,
+    segments,
     token_ids,
 )
 from trainer.errors import ModelNotAvailable
@@ -64,6 +67,9 @@ class MICoder:
         """
         self.tokenizer, base = load_minilm()
         self.config = config
+        # Word pieces of the other speaker's previous turn read with each utterance (0: none).
+        self.context_tokens = int(config.get("context_tokens", 0))
+        self.sep_id = self.tokenizer.token_to_id("[SEP]")
         encoder = copy.deepcopy(base)
         encoder_state = {k: v.float() for k, v in state.items() if k.startswith(ENCODER_PREFIX)}
         unexpected = set(encoder_state) - set(encoder.state_dict())
@@ -90,29 +96,32 @@ class MICoder:
         return cls(load_file(str(folder / WEIGHTS_FILE)), config, quantize=quantize)
 
     @torch.inference_mode()
-    def encode(self, texts: Sequence[str]) -> torch.Tensor:
-        """Pooled vector of each text, (len(texts), VECTOR_SIZE).
+    def encode(self, inputs: Sequence[Segment]) -> torch.Tensor:
+        """Pooled vector of each (utterance, context) segment, (len(inputs), VECTOR_SIZE).
 
         Int8 dynamic quantization scales each layer's input by the range of its whole
-        batch, so a text's vector depends on its batch mates: the batches stay those of
-        all texts sorted by length, repeats included. A repeat inside a batch changes no
-        range, so it is encoded once; a batch of the same texts as an earlier one (runs of
-        "Mm-hmm.") reuses that one's vectors. Both give exactly what encoding all would.
+        batch, so a vector depends on its batch mates: the batches stay those of all
+        segments sorted by length, repeats included. A repeat inside a batch changes no
+        range, so it is encoded once; a batch of the same segments as an earlier one (runs
+        of "Mm-hmm.") reuses that one's vectors. Both give exactly what encoding all would.
         """
-        distinct = list(dict.fromkeys(texts))
-        ids = dict(zip(distinct, token_ids(self.tokenizer, distinct)))
-        vectors = torch.zeros(len(texts), VECTOR_SIZE)
-        done: dict[frozenset[str], dict[str, int]] = {}  # texts of a batch -> row of each one's vector
-        for batch in by_length([len(ids[t]) for t in texts], BATCH_SIZE):
-            first = {}
+        distinct = list(dict.fromkeys(inputs))
+        encoded = token_ids(self.tokenizer, [t for t, _ in distinct], [c for _, c in distinct], self.context_tokens)
+        ids = dict(zip(distinct, encoded))
+        vectors = torch.zeros(len(inputs), VECTOR_SIZE)
+        done: dict[frozenset[Segment], dict[Segment, int]] = {}  # segments of a batch -> row of each one's vector
+        for batch in by_length([len(ids[s]) for s in inputs], BATCH_SIZE):
+            first: dict[Segment, int] = {}
             for i in batch:
-                first.setdefault(texts[i], i)
+                first.setdefault(inputs[i], i)
             rows = done.setdefault(frozenset(first), first)
             if rows is first:
-                input_ids = padded([ids[t] for t in first])
+                input_ids = padded([ids[s] for s in first])
                 mask = (input_ids != 0).long()
-                vectors[list(first.values())] = pool(self.encoder(input_ids, mask), mask)
-            vectors[batch] = vectors[[rows[texts[i]] for i in batch]]
+                types = segment_types(input_ids, self.sep_id)
+                hidden = self.encoder(input_ids, mask, types=types)
+                vectors[list(first.values())] = pool(hidden, mask * (1 - types))
+            vectors[batch] = vectors[[rows[inputs[i]] for i in batch]]
         return vectors
 
     @torch.inference_mode()
@@ -123,8 +132,8 @@ class MICoder:
         row) never exist for a whole long session at once.
         """
         texts = [u.text for u in utterances]
-        vectors = self.encode(texts)
         links = neighbours([u.speaker for u in utterances])
+        vectors = self.encode(segments(texts, links, self.context_tokens > 0))
         rows = torch.tensor([(i, *link) for i, link in enumerate(links)], dtype=torch.long)
         is_client = torch.tensor([float(u.speaker is Role.CLIENT) for u in utterances])
         overlap = overlap_features(texts, links)

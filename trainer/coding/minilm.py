@@ -107,11 +107,17 @@ class MiniLM(nn.Module):
         """The transformer layers, lowest first."""
         return self.encoder.layer
 
-    def forward(self, input_ids: torch.Tensor, mask: torch.Tensor, stop: int | None = None) -> torch.Tensor:
-        """Token states after layer `stop` (all layers when None), for (batch, tokens) ids and 0/1 mask."""
+    def forward(
+        self, input_ids: torch.Tensor, mask: torch.Tensor, stop: int | None = None, types: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Token states after layer `stop` (all layers when None), for (batch, tokens) ids and 0/1 mask.
+
+        `types` (batch, tokens) marks a second segment with 1; None reads one segment.
+        """
         e = self.embeddings
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
-        hidden = e.word_embeddings(input_ids) + e.position_embeddings(positions) + e.token_type_embeddings.weight[0]
+        segment = e.token_type_embeddings.weight[0] if types is None else e.token_type_embeddings(types)
+        hidden = e.word_embeddings(input_ids) + e.position_embeddings(positions) + segment
         hidden = nn.functional.dropout(e.LayerNorm(hidden), 0.1, self.training)
         additive = additive_mask(mask)
         for layer in self.layers[:stop]:

@@ -4,9 +4,11 @@ Each utterance is encoded once by all-MiniLM-L6-v2, whose top layers are fine-tu
 MI coding (the lower layers stay as the pip package ships them). A small head then
 reads the utterance together with its neighbours: the other speaker's turn before and
 after it (a reflection is defined by what it reflects; a closed question by the short
-answer it gets) and the speaker's own previous turn. Encoding utterances one at a time
-instead of as (context, utterance) pairs keeps coding fast: every utterance passes
-through the transformer once, whatever context it serves in.
+answer it gets) and the speaker's own previous turn. Every utterance passes through the
+transformer once, whatever context it serves in.
+A coder trained with ``context_tokens`` > 0 encodes each utterance followed by the end of
+the other speaker's previous turn, so attention reads the two together (a reflection is
+a reflection *of* something); its vector still pools the utterance's own tokens only.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ HIDDEN_SIZE = 384  # MiniLM-L6 width
 VECTOR_SIZE = HIDDEN_SIZE  # one pooled vector per utterance
 N_OVERLAP = 4  # word-overlap features per utterance
 NO_NEIGHBOUR = -1
+# What the transformer reads for one utterance: its text and the other speaker's previous
+# turn ("" when the coder reads no context or there is none).
+Segment = tuple[str, str]
 
 _WORD = re.compile(r"[a-z0-9']+")
 # Function words and fillers: overlap in these says nothing about reflecting.
@@ -60,6 +65,11 @@ def links_of(roles: Sequence[Role], i: int) -> tuple[int, int, int]:
     return prev_other, next_other, prev_own
 
 
+def segments(texts: Sequence[str], links: Sequence[tuple[int, int, int]], with_context: bool) -> list[Segment]:
+    """Each utterance with the other speaker's previous turn, or with "" when `with_context` is off."""
+    return [(t, texts[link[0]] if with_context and link[0] != NO_NEIGHBOUR else "") for t, link in zip(texts, links)]
+
+
 def _content(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
 
@@ -84,21 +94,43 @@ def overlap_features(texts: Sequence[str], links: Sequence[tuple[int, int, int]]
     return torch.tensor(rows, dtype=torch.float32).reshape(len(texts), N_OVERLAP)
 
 
-def token_ids(tokenizer: Tokenizer, texts: Sequence[str]) -> list[list[int]]:
+def token_ids(
+    tokenizer: Tokenizer, texts: Sequence[str], contexts: Sequence[str] = (), context_tokens: int = 0
+) -> list[list[int]]:
     """Word pieces of each utterance framed by [CLS]/[SEP]; long turns keep their start and end.
 
     The end of a run-on turn usually holds what it does (the question it closes with),
-    the start how it relates to what came before.
+    the start how it relates to what came before. With `contexts`, the last
+    `context_tokens` word pieces of each non-empty context follow, closed by another [SEP]:
+    the end of the client's turn is what a counsellor's next words answer.
     """
     cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     room = MAX_TOKENS - 2
+    tails = [e.ids[-context_tokens:] if context_tokens else [] for e in _encoded(tokenizer, contexts)]
     out = []
-    for encoding in tokenizer.encode_batch(list(texts), add_special_tokens=False):
+    for k, encoding in enumerate(tokenizer.encode_batch(list(texts), add_special_tokens=False)):
         ids = encoding.ids
         if len(ids) > room:
             ids = ids[:HEAD_TOKENS] + ids[-(room - HEAD_TOKENS) :]
-        out.append([cls_id, *ids, sep_id])
+        tail = tails[k] if k < len(tails) else []
+        out.append([cls_id, *ids, sep_id, *tail, sep_id] if tail else [cls_id, *ids, sep_id])
     return out
+
+
+def _encoded(tokenizer: Tokenizer, texts: Sequence[str]) -> list:
+    """Encodings of `texts`, each distinct one tokenized once (contexts repeat: one client turn serves two)."""
+    distinct = list(dict.fromkeys(texts))
+    by_text = dict(zip(distinct, tokenizer.encode_batch(distinct, add_special_tokens=False)))
+    return [by_text[t] for t in texts]
+
+
+def segment_types(input_ids: torch.Tensor, sep_id: int) -> torch.Tensor:
+    """Token types of padded ids: 0 for the utterance up to its first [SEP], 1 for the context after it.
+
+    Padding gets 0, so a coder without context sees exactly the inputs it always did.
+    """
+    sep = (input_ids == sep_id).long()
+    return ((sep.cumsum(1) - sep) > 0).long() * (input_ids != 0).long()
 
 
 def by_length(lengths: Sequence[int], size: int) -> Iterator[list[int]]:
@@ -121,7 +153,10 @@ def id_batches(ids: Sequence[list[int]], size: int, device: str = "cpu") -> Iter
 
 
 def pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Scaled unit-length mean of the token states, as sentence-transformers pools MiniLM."""
+    """Scaled unit-length mean of the token states, as sentence-transformers pools MiniLM.
+
+    `mask` is 1 on the tokens to average: the utterance's own, not its context.
+    """
     m = mask.unsqueeze(-1).to(hidden.dtype)
     mean = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
     return nn.functional.normalize(mean, dim=-1) * POOL_SCALE

