@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import CQ, CR, OQ, OT
 from tests.test_feedback_talk import client, says
 from trainer.app.accounts import User, UserRole
+from trainer.app.migrations import MIGRATIONS
 from trainer.app.review import (
     Correction,
     Edit,
@@ -24,7 +25,7 @@ from trainer.app.review import (
     review,
 )
 from trainer.app.session_report import render_report
-from trainer.app.store import DB_NAME, MIGRATIONS, Store
+from trainer.app.store import DB_NAME, Store
 from trainer.batch.output import session_to_dict
 from trainer.errors import ReviewError
 from trainer.pipeline import summarise

@@ -10,8 +10,9 @@ import pytest
 
 import trainer.app.intake
 from trainer.app import jobs
+from trainer.app.migrations import MIGRATIONS, SCHEMA_VERSION
 from trainer.app.review import Comment, Correction
-from trainer.app.store import DB_NAME, DEFAULT_DATA_DIR, MIGRATIONS, SCHEMA_VERSION, Store, default_data_dir
+from trainer.app.store import DB_NAME, DEFAULT_DATA_DIR, Store, default_data_dir
 from trainer.batch.output import session_to_dict
 from trainer.errors import AccessDenied, StoreError, UploadError
 from trainer.pipeline import run_session

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator, Sequence
 
 import torch
-from tokenizers import Tokenizer
+from tokenizers import Encoding, Tokenizer
 from torch import nn
 
 from trainer.schema import Code, Role
@@ -117,7 +117,7 @@ def token_ids(
     return out
 
 
-def _encoded(tokenizer: Tokenizer, texts: Sequence[str]) -> list:
+def _encoded(tokenizer: Tokenizer, texts: Sequence[str]) -> list[Encoding]:
     """Encodings of `texts`, each distinct one tokenized once (contexts repeat: one client turn serves two)."""
     distinct = list(dict.fromkeys(texts))
     by_text = dict(zip(distinct, tokenizer.encode_batch(distinct, add_special_tokens=False)))
