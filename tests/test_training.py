@@ -22,9 +22,10 @@ from trainer.training.train import IGNORE, FrozenStates, TrainOptions, _correct_
 QUICK = TrainOptions(trained_layers=1, epochs=1, window=32)
 
 
-def test_train_writes_a_loadable_artifact(tmp_path: Path) -> None:
+@pytest.mark.parametrize("context_tokens", [0, 8])
+def test_train_writes_a_loadable_artifact(tmp_path: Path, context_tokens: int) -> None:
     transcripts = [replace(t, utterances=t.utterances[:16]) for t in load_annomi()[:2]]
-    train_coder(transcripts, tmp_path, QUICK)
+    train_coder(transcripts, tmp_path, replace(QUICK, context_tokens=context_tokens))
     weights = load_file(str(tmp_path / "weights.safetensors"))
     # Only the fine-tuned top layer and the head are shipped; the rest comes from the package.
     assert {k.split(".")[0] for k in weights} == {"encoder", "head"}
@@ -32,8 +33,25 @@ def test_train_writes_a_loadable_artifact(tmp_path: Path) -> None:
     assert all(v.dtype == torch.float16 for v in weights.values())
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["training"]["seed"] == 0 and config["trained_layers"] == 1
-    coded = MICoder.load(tmp_path).code(transcripts[1].plain)
+    assert config["context_tokens"] == context_tokens
+    coder = MICoder.load(tmp_path)
+    assert coder.context_tokens == context_tokens
+    coded = coder.code(transcripts[1].plain)
     assert len(coded) == len(transcripts[1].utterances)
+
+
+def test_train_coder_command_passes_the_context_option(tmp_path: Path, monkeypatch) -> None:
+    """The recipe the command trains is the shipped one, with what the command line changes."""
+    import trainer.training.train as train
+
+    _subset(DATA_DIR, tmp_path, {"0"})
+    seen = []
+    monkeypatch.setattr(train, "train_coder", lambda transcripts, out, options: seen.append(options) or out)
+    for extra in ([], ["--context-tokens", "12"]):
+        result = CliRunner().invoke(main, ["train-coder", "--data", str(tmp_path), "--out", str(tmp_path), *extra])
+        assert result.exit_code == 0, result.output
+    assert [o.context_tokens for o in seen] == [TrainOptions().context_tokens, 12]
+    assert seen[1] == replace(TrainOptions(), context_tokens=12)
 
 
 def test_training_with_a_fixed_seed_is_reproducible(tmp_path: Path) -> None:
