@@ -106,13 +106,15 @@ def token_ids(
     """
     cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     room = MAX_TOKENS - 2
-    tails = [e.ids[-context_tokens:] if context_tokens else [] for e in _encoded(tokenizer, contexts)]
+    if contexts:
+        tails = [e.ids[-context_tokens:] if context_tokens else [] for e in _encoded(tokenizer, contexts)]
+    else:
+        tails = [[]] * len(texts)
     out = []
-    for k, encoding in enumerate(tokenizer.encode_batch(list(texts), add_special_tokens=False)):
+    for encoding, tail in zip(tokenizer.encode_batch(list(texts), add_special_tokens=False), tails, strict=True):
         ids = encoding.ids
         if len(ids) > room:
             ids = ids[:HEAD_TOKENS] + ids[-(room - HEAD_TOKENS) :]
-        tail = tails[k] if k < len(tails) else []
         out.append([cls_id, *ids, sep_id, *tail, sep_id] if tail else [cls_id, *ids, sep_id])
     return out
 

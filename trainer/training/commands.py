@@ -8,49 +8,45 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from trainer.coding import CODERS
 
-
-def annomi_option(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--data: the AnnoMI folder the coder learns from and is scored on."""
-    return click.option(
-        "--data",
-        "data_dir",
-        type=click.Path(exists=True, file_okay=False, path_type=Path),
-        default=None,
-        help="AnnoMI folder with dev_simple.csv, dev_therapist5.csv, dev.csv [default: ../shared/data/annomi].",
-    )(command)
+if TYPE_CHECKING:
+    from trainer.training.train import TrainOptions
 
 
-def device_option(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--device: where training runs; a GPU only makes it faster, the results match within noise."""
-    return click.option(
-        "--device",
-        default="cpu",
-        show_default=True,
-        help="torch device to train on, e.g. cuda (the shipped coder was trained on the CPU).",
-    )(command)
+# Options that several commands share; each use of one adds its own click.Option.
+# --data: the AnnoMI folder the coder learns from and is scored on.
+annomi_option = click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="AnnoMI folder with dev_simple.csv, dev_therapist5.csv, dev.csv [default: ../shared/data/annomi].",
+)
+# --device: where training runs; a GPU only makes it faster, the results match within noise.
+device_option = click.option(
+    "--device",
+    default="cpu",
+    show_default=True,
+    help="torch device to train on, e.g. cuda (the shipped coder was trained on the CPU).",
+)
+# --context-tokens: how much of the other speaker's previous turn the encoder reads with each utterance.
+context_option = click.option(
+    "--context-tokens",
+    type=click.IntRange(min=0, max=64),
+    default=None,
+    help="Word pieces from the end of the other speaker's previous turn read with each utterance "
+    "(0: none) [default: the shipped recipe's].",
+)
 
 
-def context_option(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--context-tokens: how much of the other speaker's previous turn the encoder reads with each utterance."""
-    return click.option(
-        "--context-tokens",
-        type=click.IntRange(min=0, max=64),
-        default=None,
-        help="Word pieces from the end of the other speaker's previous turn read with each utterance "
-        "(0: none) [default: the shipped recipe's].",
-    )(command)
-
-
-def recipe(**changes: Any) -> Any:
-    """The shipped training recipe (TrainOptions) with the options given on the command line."""
+def recipe(**changes: Any) -> TrainOptions:
+    """The shipped training recipe with the options given on the command line (None: not given)."""
     from trainer.training.train import TrainOptions
 
     return TrainOptions(**{k: v for k, v in changes.items() if v is not None})

@@ -137,9 +137,8 @@ class _Network(nn.Module):
             additive = additive_mask(mask)
             for layer in self.layers:
                 hidden = layer(hidden, additive)
-            own = torch.zeros_like(mask)
-            for row, i in enumerate(batch):
-                own[row, : states[i][1]] = 1.0
+            own_tokens = torch.tensor([states[i][1] for i in batch], device=mask.device)
+            own = (torch.arange(mask.shape[1], device=mask.device) < own_tokens[:, None]).float()
             for row, vector in zip(batch, pool(hidden, own)):
                 out[row] = vector
         return torch.stack(out)
@@ -167,10 +166,18 @@ class _Prepared:
     targets: torch.Tensor  # (n, 3): code, "other" subtype, talk type; IGNORE where undefined
 
 
-def _prepare(transcript: AnnotatedTranscript, style: Callable[[str], str], options: TrainOptions) -> _Prepared:
-    device = options.device
+def _read(
+    transcript: AnnotatedTranscript, style: Callable[[str], str], options: TrainOptions
+) -> tuple[tuple[str, ...], tuple[tuple[int, int, int], ...], tuple[Segment, ...]]:
+    """Texts of the utterances in `style`, their neighbour links and what the encoder reads for each."""
     texts = tuple(style(a.utterance.text) for a in transcript.utterances)
     links = tuple(neighbours([a.utterance.speaker for a in transcript.utterances]))
+    return texts, links, tuple(segments(texts, links, options.context_tokens > 0))
+
+
+def _prepare(transcript: AnnotatedTranscript, style: Callable[[str], str], options: TrainOptions) -> _Prepared:
+    device = options.device
+    texts, links, inputs = _read(transcript, style, options)
     rows = []
     for a in transcript.utterances:
         code = CODE_LABELS.index(a.code.value) if a.code else IGNORE
@@ -180,7 +187,6 @@ def _prepare(transcript: AnnotatedTranscript, style: Callable[[str], str], optio
     is_client = torch.tensor([float(a.utterance.speaker is Role.CLIENT) for a in transcript.utterances])
     overlap = overlap_features(texts, links)
     targets = torch.tensor(rows, dtype=torch.long)
-    inputs = tuple(segments(texts, links, options.context_tokens > 0))
     return _Prepared(texts, inputs, links, is_client.to(device), overlap.to(device), targets.to(device))
 
 
@@ -264,7 +270,7 @@ def _correct_priors(head: ContextHead, targets: torch.Tensor, strength: float) -
 def _all_inputs(transcripts: Sequence[AnnotatedTranscript], options: TrainOptions) -> list[Segment]:
     """Every segment training reads, in each text style it is shown in."""
     styles = (_identity, asr_style) if options.asr_share > 0 else (_identity,)
-    return [s for t in transcripts for style in styles for s in _prepare(t, style, options).inputs]
+    return [s for t in transcripts for style in styles for s in _read(t, style, options)[2]]
 
 
 def _config(options: TrainOptions) -> dict[str, object]:
