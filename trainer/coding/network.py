@@ -178,7 +178,14 @@ class ContextHead(nn.Module):
     def forward(
         self, vectors: torch.Tensor, links: torch.Tensor, is_client: torch.Tensor, overlap: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Logits of code, "other" subtype and talk type for the utterances in `links`.
+        """Logits of code, "other" subtype and talk type for the utterances in `links` (see `features`)."""
+        z = self.features(vectors, links, is_client, overlap)
+        return self.code(z), self.subcode(z), self.talk(z)
+
+    def features(
+        self, vectors: torch.Tensor, links: torch.Tensor, is_client: torch.Tensor, overlap: torch.Tensor
+    ) -> torch.Tensor:
+        """The hidden layer every label is read from, for the utterances in `links`.
 
         Args:
             vectors: pooled utterance vectors, one row per utterance of the conversation.
@@ -191,5 +198,4 @@ class ContextHead(nn.Module):
         links = torch.where(links < 0, torch.full_like(links, len(vectors)), links)
         own, prev_other, next_other, prev_own = (padded[links[:, k]] for k in range(4))
         inputs = [own, prev_other, next_other, prev_own, own * prev_other, is_client.unsqueeze(-1), overlap]
-        z = self.trunk(torch.cat(inputs, dim=-1))
-        return self.code(z), self.subcode(z), self.talk(z)
+        return self.trunk(torch.cat(inputs, dim=-1))

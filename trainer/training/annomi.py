@@ -24,6 +24,8 @@ from trainer.vocabulary import NO_SUBCODE, OTHER_KINDS, TALK_TYPES
 
 logger = logging.getLogger("trainer")
 
+# Behaviours an annotator can mark in a counsellor utterance besides its main one.
+PRESENT_LABELS = ("open_question", "closed_question", "simple_reflection", "complex_reflection")
 # The development portion kept in the repository (data/annomi, see its README).
 DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "annomi"
 
@@ -48,6 +50,9 @@ class AnnotatedUtterance:
     # Therapist-input kind for code "other" ("none" when it is not therapist input);
     # talk type for a client utterance; None for other codes.
     subcode: str | None
+    # Counsellor utterances: share of annotators who marked each of PRESENT_LABELS in it,
+    # whatever they chose as its main behaviour (a reflection may end in a question).
+    present: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,21 @@ def _other_subtypes(rows: Iterable[dict[str, str]]) -> dict[tuple[int, int], str
     return {k: max(order, key=lambda s: (c[s], -order.index(s))) for k, c in votes.items()}
 
 
+def _present(rows: Iterable[dict[str, str]]) -> dict[tuple[int, int], tuple[float, ...]]:
+    """Per counsellor utterance, the share of its annotators who marked each of PRESENT_LABELS."""
+    marks: dict[tuple[int, int], list[tuple[float, ...]]] = defaultdict(list)
+    for row in rows:
+        if row["interlocutor"] != "therapist":
+            continue
+        question = row["question_subtype"] if row["question_exists"] == "True" else ""
+        reflection = row["reflection_subtype"] if row["reflection_exists"] == "True" else ""
+        kinds = (f"{question}_question", f"{reflection}_reflection")
+        marks[(int(row["transcript_id"]), int(row["utterance_id"]))].append(
+            tuple(float(label in kinds) for label in PRESENT_LABELS)
+        )
+    return {k: tuple(sum(column) / len(votes) for column in zip(*votes)) for k, votes in marks.items()}
+
+
 def _groups(titles: dict[int, tuple[str, str]]) -> dict[int, str]:
     """Union transcripts that share a video URL or a series key; name each group by its first id."""
     parent = {t: t for t in titles}
@@ -159,7 +179,9 @@ def load_annomi(data_dir: Path = DATA_DIR, skip_swapped: bool = True) -> tuple[A
         (int(r["transcript_id"]), int(r["utterance_id"])): Code(r["label5"])
         for r in _read(data_dir / "dev_therapist5.csv")
     }
-    subtypes = _other_subtypes(_read(data_dir / "dev.csv"))
+    full = _read(data_dir / "dev.csv")
+    subtypes = _other_subtypes(full)
+    present = _present(full)
     by_transcript: dict[int, list[dict[str, str]]] = defaultdict(list)
     for row in simple:
         by_transcript[int(row["transcript_id"])].append(row)
@@ -168,7 +190,7 @@ def load_annomi(data_dir: Path = DATA_DIR, skip_swapped: bool = True) -> tuple[A
     transcripts = []
     for tid, rows in sorted(by_transcript.items()):
         rows.sort(key=lambda r: int(r["utterance_id"]))
-        utterances = _annotate(tid, rows, label5, subtypes)
+        utterances = _annotate(tid, rows, label5, subtypes, present)
         plain = [a.utterance for a in utterances]
         if skip_swapped and looks_swapped(plain):
             logger.warning("transcript %d: counsellor and client look swapped; skipped", tid)
@@ -184,6 +206,7 @@ def _annotate(
     rows: list[dict[str, str]],
     label5: dict[tuple[int, int], Code],
     subtypes: dict[tuple[int, int], str],
+    present: dict[tuple[int, int], tuple[float, ...]],
 ) -> list[AnnotatedUtterance]:
     """Turn one transcript's rows into labelled utterances with trustworthy times."""
     starts: list[float | None] = []
@@ -210,7 +233,7 @@ def _annotate(
         else:
             code = None
             subcode = row["client_talk_type"] if row["client_talk_type"] in TALK_TYPES else None
-        out.append(AnnotatedUtterance(utterance, uid, code, subcode))
+        out.append(AnnotatedUtterance(utterance, uid, code, subcode, present.get((tid, uid))))
     return out
 
 

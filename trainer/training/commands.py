@@ -43,6 +43,14 @@ context_option = click.option(
     help="Word pieces from the end of the other speaker's previous turn read with each utterance "
     "(0: none) [default: the shipped recipe's].",
 )
+# --presence-weight: multi-task training on the behaviours annotators marked besides the main one.
+presence_option = click.option(
+    "--presence-weight",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Loss weight of a training-only head predicting which questions and reflections annotators "
+    "marked in an utterance besides its main code (0: none) [default: the shipped recipe's].",
+)
 
 
 def recipe(**changes: Any) -> TrainOptions:
@@ -56,6 +64,7 @@ def recipe(**changes: Any) -> TrainOptions:
 @annomi_option
 @device_option
 @context_option
+@presence_option
 @click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True, help="Cross-validation folds.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fold split and of training.")
 @click.option(
@@ -94,6 +103,7 @@ def evaluate(
     probabilities_path: Path | None,
     float32: bool,
     context_tokens: int | None,
+    presence_weight: float | None,
 ) -> None:
     """Score the behaviour coder against AnnoMI's expert codes and print the tables (markdown).
 
@@ -127,7 +137,7 @@ def evaluate(
             if probabilities_path:
                 probabilities_path.write_text("", encoding="utf-8")
                 fold_done = functools.partial(write_probabilities, probabilities_path, mode="a")
-            options = recipe(seed=seed, device=device, context_tokens=context_tokens)
+            options = recipe(seed=seed, device=device, context_tokens=context_tokens, presence_weight=presence_weight)
             result = cross_validate(transcripts, folds, options, fold_done, quantize=not float32)
             coded, coded_asr = result.coded, result.coded_asr
     except (TrainerError, ValueError) as e:
@@ -139,6 +149,7 @@ def evaluate(
 @annomi_option
 @device_option
 @context_option
+@presence_option
 @click.option(
     "--out",
     "out_dir",
@@ -148,7 +159,12 @@ def evaluate(
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of training.")
 def train_coder(
-    data_dir: Path | None, device: str, context_tokens: int | None, out_dir: Path | None, seed: int
+    data_dir: Path | None,
+    device: str,
+    context_tokens: int | None,
+    presence_weight: float | None,
+    out_dir: Path | None,
+    seed: int,
 ) -> None:
     """Train the behaviour coder on AnnoMI, on the CPU (about 10 minutes on 2 cores).
 
@@ -159,7 +175,7 @@ def train_coder(
     from trainer.training.train import train_coder
 
     logging.getLogger("trainer").setLevel(logging.INFO)
-    options = recipe(seed=seed, device=device, context_tokens=context_tokens)
+    options = recipe(seed=seed, device=device, context_tokens=context_tokens, presence_weight=presence_weight)
     written = train_coder(load_annomi(data_dir or DATA_DIR), out_dir or MODEL_DIR, options)
     click.echo(f"coder written to {written}", err=True)
 

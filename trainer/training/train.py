@@ -39,7 +39,7 @@ from trainer.coding.network import (
     token_ids,
 )
 from trainer.schema import CodedUtterance, Role
-from trainer.training.annomi import AnnotatedTranscript, grouped_folds
+from trainer.training.annomi import PRESENT_LABELS, AnnotatedTranscript, grouped_folds
 from trainer.training.evaluation import asr_style, code_transcripts
 
 logger = logging.getLogger("trainer")
@@ -73,6 +73,9 @@ class TrainOptions:
     # Word pieces from the end of the other speaker's previous turn that the encoder reads
     # after each utterance (0: each utterance alone, the context only meets it in the head).
     context_tokens: int = 0
+    # Loss weight of a training-only head that predicts which behaviours annotators marked
+    # in a counsellor utterance besides its main one (PRESENT_LABELS); 0: no such head.
+    presence_weight: float = 0.0
     seed: int = 0
     device: str = "cpu"  # torch device to train on; the shipped model was trained on the CPU
 
@@ -122,6 +125,8 @@ class _Network(nn.Module):
         self.first = first
         self.layers = nn.ModuleList(copy.deepcopy(base.layers[i]) for i in range(first, N_LAYERS))
         self.head = ContextHead(options.hidden)
+        # Made after the head, so a recipe without it starts from the same weights as before.
+        self.presence = nn.Linear(options.hidden, len(PRESENT_LABELS)) if options.presence_weight > 0 else None
 
     def encode(self, states: Sequence[tuple[torch.Tensor, int]], chunk: int = 16) -> torch.Tensor:
         """Run the fine-tuned layers over frozen states, in length-sorted chunks to limit padding.
@@ -164,6 +169,7 @@ class _Prepared:
     is_client: torch.Tensor  # (n,)
     overlap: torch.Tensor  # (n, N_OVERLAP)
     targets: torch.Tensor  # (n, 3): code, "other" subtype, talk type; IGNORE where undefined
+    present: torch.Tensor  # (n, len(PRESENT_LABELS)) annotators' shares; NaN rows for client turns
 
 
 def _read(
@@ -187,7 +193,11 @@ def _prepare(transcript: AnnotatedTranscript, style: Callable[[str], str], optio
     is_client = torch.tensor([float(a.utterance.speaker is Role.CLIENT) for a in transcript.utterances])
     overlap = overlap_features(texts, links)
     targets = torch.tensor(rows, dtype=torch.long)
-    return _Prepared(texts, inputs, links, is_client.to(device), overlap.to(device), targets.to(device))
+    unknown = (float("nan"),) * len(PRESENT_LABELS)
+    present = torch.tensor([a.present or unknown for a in transcript.utterances])
+    return _Prepared(
+        texts, inputs, links, is_client.to(device), overlap.to(device), targets.to(device), present.to(device)
+    )
 
 
 def _window_loss(
@@ -198,9 +208,16 @@ def _window_loss(
     position = {j: k for k, j in enumerate(needed)}
     vectors = net.encode([states[p.inputs[j]] for j in needed])
     rows = torch.tensor([[position.get(j, -1) for j in (i, *p.links[i])] for i in range(lo, hi)], device=vectors.device)
-    code, sub, talk = net.head(vectors, rows, p.is_client[lo:hi], p.overlap[lo:hi])
+    z = net.head.features(vectors, rows, p.is_client[lo:hi], p.overlap[lo:hi])
+    code, sub, talk = net.head.code(z), net.head.subcode(z), net.head.talk(z)
     y = p.targets[lo:hi]
     loss = vectors.new_zeros(())
+    known = ~p.present[lo:hi, 0].isnan()
+    if net.presence is not None and known.any():
+        logits = net.presence(z[known])
+        loss = loss + options.presence_weight * nn.functional.binary_cross_entropy_with_logits(
+            logits, p.present[lo:hi][known]
+        )
     for logits, target, weight in (
         (code, y[:, 0], 1.0),
         (sub, y[:, 1], options.subcode_weight),
@@ -222,7 +239,10 @@ def train_network(
     optimizer = torch.optim.AdamW(
         [
             {"params": net.layers.parameters(), "lr": options.encoder_lr},
-            {"params": net.head.parameters(), "lr": options.head_lr},
+            {
+                "params": [*net.head.parameters(), *(net.presence.parameters() if net.presence else ())],
+                "lr": options.head_lr,
+            },
         ],
         weight_decay=0.01,
     )
