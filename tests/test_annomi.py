@@ -85,7 +85,17 @@ def _write_tiny_corpus(folder: Path, swap_second: bool) -> None:
         "main_therapist_behaviour",
         "client_talk_type",
     ]
-    full_cols = ["transcript_id", "utterance_id", "interlocutor", "main_therapist_behaviour", "therapist_input_subtype"]
+    full_cols = [
+        "transcript_id",
+        "utterance_id",
+        "interlocutor",
+        "main_therapist_behaviour",
+        "therapist_input_subtype",
+        "question_exists",
+        "question_subtype",
+        "reflection_exists",
+        "reflection_subtype",
+    ]
     rows, full, five = [], [], []
     turns = [
         ("therapist", "00:00:01", "What brings you in today?", "question", "n/a", "open_question", "n/a"),
@@ -120,7 +130,11 @@ def _write_tiny_corpus(folder: Path, swap_second: bool) -> None:
                     talk,
                 ]
             )
-            full.append([tid, uid, who, main, subtype or "n/a"])
+            question = {"question": ("True", "open"), "n/a": ("n/a", "n/a")}.get(main, ("False", "n/a"))
+            # Two annotators: the second also hears a complex reflection in the advice.
+            full.append([tid, uid, who, main, subtype or "n/a", *question, "False", "n/a"])
+            if main == "therapist_input":
+                full.append([tid, uid, who, main, subtype or "n/a", *question, "True", "complex"])
             if label:
                 five.append([tid, uid, text, label])
     for name, cols, data in (
@@ -141,6 +155,8 @@ def test_load_tiny_corpus(tmp_path: Path) -> None:
     first = transcripts[0].utterances
     assert [a.code for a in first] == [Code.OPEN_QUESTION, None, Code.OTHER, None]
     assert [a.subcode for a in first] == [None, "change", "advice", "sustain"]
+    # Behaviours marked besides the main one: open question, closed, simple, complex reflection.
+    assert [a.present for a in first] == [(1.0, 0.0, 0.0, 0.0), None, (0.0, 0.0, 0.0, 0.5), None]
     # The malformed and the out-of-order time are dropped, never guessed.
     assert [a.utterance.start for a in first] == [1.0, 5.0, None, None]
     assert first[0].utterance.end == 5.0

@@ -40,6 +40,17 @@ def test_train_writes_a_loadable_artifact(tmp_path: Path, context_tokens: int) -
     assert len(coded) == len(transcripts[1].utterances)
 
 
+def test_the_presence_head_trains_but_is_not_shipped(tmp_path: Path) -> None:
+    """Multi-task training changes the shipped weights, not what is shipped."""
+    transcripts = [replace(t, utterances=t.utterances[:16]) for t in load_annomi()[:2]]
+    plain = load_file(str(train_coder(transcripts, tmp_path / "a", QUICK) / "weights.safetensors"))
+    options = replace(QUICK, presence_weight=1.0)
+    multi = load_file(str(train_coder(transcripts, tmp_path / "b", options) / "weights.safetensors"))
+    assert plain.keys() == multi.keys()
+    assert not all(torch.equal(plain[k], multi[k]) for k in plain)
+    assert MICoder.load(tmp_path / "b").code(transcripts[0].plain)
+
+
 def test_train_coder_command_passes_the_context_option(tmp_path: Path, monkeypatch) -> None:
     """The recipe the command trains is the shipped one, with what the command line changes."""
     import trainer.training.train as train
@@ -47,11 +58,12 @@ def test_train_coder_command_passes_the_context_option(tmp_path: Path, monkeypat
     _subset(DATA_DIR, tmp_path, {"0"})
     seen = []
     monkeypatch.setattr(train, "train_coder", lambda transcripts, out, options: seen.append(options) or out)
-    for extra in ([], ["--context-tokens", "12"]):
+    for extra in ([], ["--context-tokens", "12"], ["--presence-weight", "0.5"]):
         result = CliRunner().invoke(main, ["train-coder", "--data", str(tmp_path), "--out", str(tmp_path), *extra])
         assert result.exit_code == 0, result.output
-    assert [o.context_tokens for o in seen] == [TrainOptions().context_tokens, 12]
+    assert [o.context_tokens for o in seen] == [TrainOptions().context_tokens, 12, TrainOptions().context_tokens]
     assert seen[1] == replace(TrainOptions(), context_tokens=12)
+    assert seen[2] == replace(TrainOptions(), presence_weight=0.5)
 
 
 def test_training_with_a_fixed_seed_is_reproducible(tmp_path: Path) -> None:
