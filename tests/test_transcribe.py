@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import JFK_TEXT, LEFT_TEXT, RIGHT_TEXT, TEST_DATA, normalise
 from trainer.errors import ModelNotAvailable
+from trainer.schema import Transcript, Word
 from trainer.speech import transcribe as stage
 from trainer.speech.audio import SAMPLE_RATE, VAD_THRESHOLD, load_audio
 from trainer.speech.transcribe import TranscribeOptions, transcribe, transcribe_channels
@@ -158,3 +159,18 @@ def test_speech_is_heard_from_the_shared_vad_threshold(monkeypatch, jfk):
         transcribe(faint, TranscribeOptions(backend="openai-whisper", vad_threshold=threshold))
         heard.append(len(openai.transcribe.call_args.args[0]) / SAMPLE_RATE)
     assert heard[0] > heard[1] + 1.0  # measured 13.1 s against 10.9 s
+
+
+def test_a_stereo_session_is_english_only_if_every_voice_is(monkeypatch):
+    """One voice of a German role play heard as English must not make the session English."""
+    heard = {"left": ("en", 13), "right": ("de", 12), "silent": ("fr", 0)}
+
+    def fake(samples, options, speaker):
+        language, n = heard[speaker]
+        words = tuple(Word(float(i), i + 0.5, "wort", 0.9, speaker) for i in range(n))
+        return Transcript(words, 30.0, language, "base")
+
+    monkeypatch.setattr(stage, "transcribe", fake)
+    silence = np.zeros(SAMPLE_RATE, np.float32)
+    assert transcribe_channels(dict.fromkeys(heard, silence)).language == "de"
+    assert transcribe_channels({"left": silence, "silent": silence}).language == "en"  # no words, no say

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+LANGUAGE = "en"  # the only language the coder's rules and models read (a Whisper language code)
+
 
 class Role(StrEnum):
     """Who said an utterance in a practice session."""

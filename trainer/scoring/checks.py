@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from trainer.errors import LanguageError, NoSpeechError
 from trainer.schema import CodedUtterance, Role, Transcript
 from trainer.speech.audio import Audio
+from trainer.vocabulary import LANGUAGE
 
-LANGUAGE = "en"  # the coder's rules and models read English only
 # Mean word probability below this: on English speech tiny.en gives about 0.9, on
 # German, French or Spanish speech (which it cannot recognise) about 0.45 to 0.6.
 MIN_MEAN_PROBABILITY = 0.7

@@ -22,6 +22,7 @@ from trainer.schema import Transcript, Word
 from trainer.speech.audio import SAMPLE_RATE, VAD_THRESHOLD, raised_if_quiet
 from trainer.speech.whisper_models import describe_available, resolve_checkpoint, resolve_ct2
 from trainer.threads import torch_threads
+from trainer.vocabulary import LANGUAGE
 
 DEFAULT_MODEL = "tiny.en"
 BACKENDS = ("faster-whisper", "openai-whisper")
@@ -201,8 +202,13 @@ def transcribe_channels(
     """Transcribe each channel on its own and merge the words in time order.
 
     One voice per channel means overlapping speech is not lost, as it would be in a
-    mix, and every word already knows its speaker.
+    mix, and every word already knows its speaker. The session's language is English only
+    if every channel with words was heard as English: the coder cannot read a session in
+    which either person speaks another language, and a multilingual model sometimes takes
+    one voice of a German role play for English.
     """
     parts = [transcribe(samples, options, speaker=label) for label, samples in channels.items()]
     words = tuple(sorted((w for p in parts for w in p.words), key=lambda w: (w.start, w.end)))
-    return Transcript(words, max(p.duration_s for p in parts), parts[0].language, parts[0].model)
+    other = sorted((p for p in parts if p.words and p.language != LANGUAGE), key=lambda p: -len(p.words))
+    language = other[0].language if other else parts[0].language
+    return Transcript(words, max(p.duration_s for p in parts), language, parts[0].model)
