@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from threadpoolctl import threadpool_limits
+
 from trainer.coding import DEFAULT_CODER, Coder, load_coder
 from trainer.errors import SpeakerError
 from trainer.schema import Attribution, CodedUtterance, Role, Session
@@ -78,6 +80,10 @@ def summarise(
     )
 
 
+# numpy's BLAS on one thread for the whole run: on some processors its results differ with the
+# thread count, and Dask's workers start with one (OMP_NUM_THREADS=1), so the same recording
+# was transcribed differently there than by a plain run with the default count.
+@threadpool_limits.wrap(limits=1, user_api="blas")
 def run_session(
     path: str | Path, options: PipelineOptions = PipelineOptions(), hook: Hook = _no_hook, name: str | None = None
 ) -> Session:
