@@ -40,6 +40,7 @@ import soundfile
 from pyannote.core import Annotation, Segment, Timeline
 from pyannote.metrics.diarization import DiarizationErrorRate
 from pyannote.metrics.identification import IdentificationErrorRate
+from threadpoolctl import threadpool_limits
 
 from trainer.errors import SpeakerError
 from trainer.pipeline import PipelineOptions, run_session
@@ -367,4 +368,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with threadpool_limits(limits=1, user_api="blas"):  # as trainer.pipeline.run_session scores
+        main()
