@@ -43,7 +43,7 @@ class TranscribeOptions:
     vad_filter: bool = True  # skip silence with Silero VAD (ships with faster-whisper), both backends
     # Silero's speech probability from which audio is transcribed, as diarization hears it:
     # with faster-whisper's own 0.5 the AMI excerpts had the right number of voices on 8 of
-    # 10, with 0.3 on 9 (same attribution); 0.2 let noise in (7 of 10).
+    # 10, with 0.3 on 9 (same attribution); 0.2 for both let noise in (7 of 10).
     vad_threshold: float = VAD_THRESHOLD
     language: str | None = None  # None lets multilingual models detect it
     initial_prompt: str | None = None  # text in the style and words of the recording, to steer the decoder
