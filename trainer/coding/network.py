@@ -179,7 +179,10 @@ class ContextHead(nn.Module):
         self, vectors: torch.Tensor, links: torch.Tensor, is_client: torch.Tensor, overlap: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Logits of code, "other" subtype and talk type for the utterances in `links` (see `features`)."""
-        z = self.features(vectors, links, is_client, overlap)
+        return self.labels(self.features(vectors, links, is_client, overlap))
+
+    def labels(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Logits of code, "other" subtype and talk type read from the hidden layer `z`."""
         return self.code(z), self.subcode(z), self.talk(z)
 
     def features(

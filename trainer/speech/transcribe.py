@@ -129,7 +129,7 @@ def _openai_whisper_words(samples: np.ndarray, options: TranscribeOptions) -> tu
         # The same VAD as faster-whisper, so the two backends hear the same audio.
         chunks = get_speech_timestamps(samples, VadOptions(threshold=options.vad_threshold))
         if not chunks:
-            return iter(()), options.language or "en"
+            return iter(()), options.language or LANGUAGE
         samples = np.concatenate(collect_chunks(samples, chunks)[0])
         timeline = SpeechTimestampsMap(chunks, SAMPLE_RATE)
     # faster-whisper puts hotwords before the prompt; this does the same for openai-whisper.
@@ -209,6 +209,6 @@ def transcribe_channels(
     """
     parts = [transcribe(samples, options, speaker=label) for label, samples in channels.items()]
     words = tuple(sorted((w for p in parts for w in p.words), key=lambda w: (w.start, w.end)))
-    other = sorted((p for p in parts if p.words and p.language != LANGUAGE), key=lambda p: -len(p.words))
-    language = other[0].language if other else parts[0].language
+    other = [p for p in parts if p.words and p.language != LANGUAGE]
+    language = max(other, key=lambda p: len(p.words)).language if other else parts[0].language
     return Transcript(words, max(p.duration_s for p in parts), language, parts[0].model)

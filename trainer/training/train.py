@@ -209,15 +209,15 @@ def _window_loss(
     vectors = net.encode([states[p.inputs[j]] for j in needed])
     rows = torch.tensor([[position.get(j, -1) for j in (i, *p.links[i])] for i in range(lo, hi)], device=vectors.device)
     z = net.head.features(vectors, rows, p.is_client[lo:hi], p.overlap[lo:hi])
-    code, sub, talk = net.head.code(z), net.head.subcode(z), net.head.talk(z)
+    code, sub, talk = net.head.labels(z)
     y = p.targets[lo:hi]
     loss = vectors.new_zeros(())
-    known = ~p.present[lo:hi, 0].isnan()
-    if net.presence is not None and known.any():
-        logits = net.presence(z[known])
-        loss = loss + options.presence_weight * nn.functional.binary_cross_entropy_with_logits(
-            logits, p.present[lo:hi][known]
-        )
+    if net.presence is not None:
+        known = ~p.present[lo:hi, 0].isnan()
+        if known.any():
+            loss = loss + options.presence_weight * nn.functional.binary_cross_entropy_with_logits(
+                net.presence(z[known]), p.present[lo:hi][known]
+            )
     for logits, target, weight in (
         (code, y[:, 0], 1.0),
         (sub, y[:, 1], options.subcode_weight),
