@@ -51,6 +51,14 @@ presence_option = click.option(
     help="Loss weight of a training-only head predicting which questions and reflections annotators "
     "marked in an utterance besides its main code (0: none) [default: the shipped recipe's].",
 )
+# --coarse-weight: extra loss on the behaviour (question, reflection, other) before its subtype.
+coarse_option = click.option(
+    "--coarse-weight",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Loss weight of the behaviour alone (question, reflection or other, summed from the code "
+    "probabilities) besides the five codes (0: none) [default: the shipped recipe's].",
+)
 
 
 def recipe(**changes: Any) -> TrainOptions:
@@ -65,6 +73,7 @@ def recipe(**changes: Any) -> TrainOptions:
 @device_option
 @context_option
 @presence_option
+@coarse_option
 @click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True, help="Cross-validation folds.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fold split and of training.")
 @click.option(
@@ -104,6 +113,7 @@ def evaluate(
     float32: bool,
     context_tokens: int | None,
     presence_weight: float | None,
+    coarse_weight: float | None,
 ) -> None:
     """Score the behaviour coder against AnnoMI's expert codes and print the tables (markdown).
 
@@ -137,7 +147,13 @@ def evaluate(
             if probabilities_path:
                 probabilities_path.write_text("", encoding="utf-8")
                 fold_done = functools.partial(write_probabilities, probabilities_path, mode="a")
-            options = recipe(seed=seed, device=device, context_tokens=context_tokens, presence_weight=presence_weight)
+            options = recipe(
+                seed=seed,
+                device=device,
+                context_tokens=context_tokens,
+                presence_weight=presence_weight,
+                coarse_weight=coarse_weight,
+            )
             result = cross_validate(transcripts, folds, options, fold_done, quantize=not float32)
             coded, coded_asr = result.coded, result.coded_asr
     except (TrainerError, ValueError) as e:
@@ -150,6 +166,7 @@ def evaluate(
 @device_option
 @context_option
 @presence_option
+@coarse_option
 @click.option(
     "--out",
     "out_dir",
@@ -163,6 +180,7 @@ def train_coder(
     device: str,
     context_tokens: int | None,
     presence_weight: float | None,
+    coarse_weight: float | None,
     out_dir: Path | None,
     seed: int,
 ) -> None:
@@ -175,7 +193,13 @@ def train_coder(
     from trainer.training.train import train_coder
 
     logging.getLogger("trainer").setLevel(logging.INFO)
-    options = recipe(seed=seed, device=device, context_tokens=context_tokens, presence_weight=presence_weight)
+    options = recipe(
+        seed=seed,
+        device=device,
+        context_tokens=context_tokens,
+        presence_weight=presence_weight,
+        coarse_weight=coarse_weight,
+    )
     written = train_coder(load_annomi(data_dir or DATA_DIR), out_dir or MODEL_DIR, options)
     click.echo(f"coder written to {written}", err=True)
 

@@ -76,6 +76,10 @@ class TrainOptions:
     # Loss weight of a training-only head that predicts which behaviours annotators marked
     # in a counsellor utterance besides its main one (PRESENT_LABELS); 0: no such head.
     presence_weight: float = 0.0
+    # Loss weight of the behaviour alone (question, reflection or other: the code's
+    # probabilities summed per behaviour), so that telling the behaviour apart counts before
+    # its subtype; 0: the five codes only.
+    coarse_weight: float = 0.0
     seed: int = 0
     device: str = "cpu"  # torch device to train on; the shipped model was trained on the CPU
 
@@ -200,6 +204,16 @@ def _prepare(transcript: AnnotatedTranscript, style: Callable[[str], str], optio
     )
 
 
+# Behaviour of each code in CODE_LABELS order: 0 question, 1 reflection, 2 other.
+BEHAVIOUR_OF_CODE = torch.tensor([0, 0, 1, 1, 2])
+
+
+def behaviour_log_probabilities(code_logits: torch.Tensor) -> torch.Tensor:
+    """Log-probabilities of question, reflection and other from the five code logits."""
+    log_p = nn.functional.log_softmax(code_logits, dim=-1)
+    return torch.stack([torch.logsumexp(log_p[:, BEHAVIOUR_OF_CODE == b], dim=-1) for b in range(3)], dim=-1)
+
+
 def _window_loss(
     net: _Network, p: _Prepared, lo: int, hi: int, states: FrozenStates, options: TrainOptions
 ) -> torch.Tensor:
@@ -218,6 +232,11 @@ def _window_loss(
             loss = loss + options.presence_weight * nn.functional.binary_cross_entropy_with_logits(
                 net.presence(z[known]), p.present[lo:hi][known]
             )
+    if options.coarse_weight > 0 and (y[:, 0] != IGNORE).any():
+        known = y[:, 0] != IGNORE
+        loss = loss + options.coarse_weight * nn.functional.nll_loss(
+            behaviour_log_probabilities(code[known]), BEHAVIOUR_OF_CODE.to(code.device)[y[known, 0]]
+        )
     for logits, target, weight in (
         (code, y[:, 0], 1.0),
         (sub, y[:, 1], options.subcode_weight),
