@@ -10,7 +10,7 @@ from trainer.schema import Attribution, Role, SpeakerTurn, Transcript, Word
 from trainer.scoring.utterances import build_utterances
 from trainer.speakers import SpeakerOptions, choose_method
 from trainer.speakers.channel import channel_turns, channel_voices, drop_bleed
-from trainer.speakers.turns import label_words
+from trainer.speakers.turns import FRAME_S, label_words, runs_to_turns
 from trainer.speech.audio import SAMPLE_RATE, Audio
 
 
@@ -74,6 +74,16 @@ def attribution(ws: list[Word]) -> Attribution:
 
 def words(speaker: str, text: str, start: float, step: float = 0.3) -> list[Word]:
     return [Word(start + i * step, start + i * step + 0.25, w, speaker=speaker) for i, w in enumerate(text.split())]
+
+
+def test_a_speakers_pause_stays_in_the_turn_but_not_between_speakers():
+    frames = ["A"] * 50 + [None] * 40 + ["A"] * 50 + [None] * 20 + ["B"] * 50 + [None] * 60 + ["B"] * 50
+    turns = runs_to_turns(frames)
+    assert [(t.speaker, round(t.start / FRAME_S), round(t.end / FRAME_S)) for t in turns] == [
+        ("A", 0, 140),  # a 0.8-s pause inside A's turn is A's
+        ("B", 160, 210),  # the 0.4 s between A and B is nobody's
+        ("B", 270, 320),  # a 1.2-s pause ends B's turn
+    ]
 
 
 def test_turns_become_utterances_in_order():
