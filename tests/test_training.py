@@ -14,10 +14,18 @@ from safetensors.torch import load_file
 
 from trainer.cli import main
 from trainer.coding.mi_coder import MODEL_DIR, MICoder
-from trainer.coding.network import ContextHead, neighbours, segments
+from trainer.coding.network import CODE_LABELS, ContextHead, neighbours, segments
 from trainer.schema import Role
 from trainer.training.annomi import DATA_DIR, load_annomi
-from trainer.training.train import IGNORE, FrozenStates, TrainOptions, _correct_priors, _Network, train_coder
+from trainer.training.train import (
+    IGNORE,
+    FrozenStates,
+    TrainOptions,
+    _correct_priors,
+    _Network,
+    behaviour_log_probabilities,
+    train_coder,
+)
 
 QUICK = TrainOptions(trained_layers=1, epochs=1, window=32)
 
@@ -40,15 +48,24 @@ def test_train_writes_a_loadable_artifact(tmp_path: Path, context_tokens: int) -
     assert len(coded) == len(transcripts[1].utterances)
 
 
-def test_the_presence_head_trains_but_is_not_shipped(tmp_path: Path) -> None:
-    """Multi-task training changes the shipped weights, not what is shipped."""
+@pytest.mark.parametrize("change", [{"presence_weight": 1.0}, {"coarse_weight": 1.0}])
+def test_a_training_only_loss_changes_the_weights_not_what_is_shipped(tmp_path: Path, change: dict) -> None:
+    """Multi-task training (the presence head, the behaviour loss) changes the shipped weights, not what is shipped."""
     transcripts = [replace(t, utterances=t.utterances[:16]) for t in load_annomi()[:2]]
     plain = load_file(str(train_coder(transcripts, tmp_path / "a", QUICK) / "weights.safetensors"))
-    options = replace(QUICK, presence_weight=1.0)
+    options = replace(QUICK, **change)
     multi = load_file(str(train_coder(transcripts, tmp_path / "b", options) / "weights.safetensors"))
     assert plain.keys() == multi.keys()
     assert not all(torch.equal(plain[k], multi[k]) for k in plain)
     assert MICoder.load(tmp_path / "b").code(transcripts[0].plain)
+
+
+def test_behaviour_probabilities_are_the_code_probabilities_summed() -> None:
+    logits = torch.randn(7, len(CODE_LABELS))
+    p = torch.softmax(logits, dim=-1)
+    expected = torch.stack([p[:, 0] + p[:, 1], p[:, 2] + p[:, 3], p[:, 4]], dim=-1)
+    torch.testing.assert_close(behaviour_log_probabilities(logits).exp(), expected)
+    assert CODE_LABELS[:4] == ("open_question", "closed_question", "simple_reflection", "complex_reflection")
 
 
 def test_train_coder_command_passes_the_context_option(tmp_path: Path, monkeypatch) -> None:
@@ -58,12 +75,13 @@ def test_train_coder_command_passes_the_context_option(tmp_path: Path, monkeypat
     _subset(DATA_DIR, tmp_path, {"0"})
     seen = []
     monkeypatch.setattr(train, "train_coder", lambda transcripts, out, options: seen.append(options) or out)
-    for extra in ([], ["--context-tokens", "12"], ["--presence-weight", "0.5"]):
+    for extra in ([], ["--context-tokens", "12"], ["--presence-weight", "0.5"], ["--coarse-weight", "1"]):
         result = CliRunner().invoke(main, ["train-coder", "--data", str(tmp_path), "--out", str(tmp_path), *extra])
         assert result.exit_code == 0, result.output
-    assert [o.context_tokens for o in seen] == [TrainOptions().context_tokens, 12, TrainOptions().context_tokens]
+    assert seen[0] == TrainOptions()
     assert seen[1] == replace(TrainOptions(), context_tokens=12)
     assert seen[2] == replace(TrainOptions(), presence_weight=0.5)
+    assert seen[3] == replace(TrainOptions(), coarse_weight=1.0)
 
 
 def test_training_with_a_fixed_seed_is_reproducible(tmp_path: Path) -> None:

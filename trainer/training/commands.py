@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,21 +44,28 @@ context_option = click.option(
     help="Word pieces from the end of the other speaker's previous turn read with each utterance "
     "(0: none) [default: the shipped recipe's].",
 )
+
+
+def loss_weight_option(flag: str, what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A training loss weight on the command line; not given keeps the shipped recipe's."""
+    return click.option(
+        flag,
+        type=click.FloatRange(min=0),
+        default=None,
+        help=f"Loss weight of {what} (0: none) [default: the shipped recipe's].",
+    )
+
+
 # --presence-weight: multi-task training on the behaviours annotators marked besides the main one.
-presence_option = click.option(
+presence_option = loss_weight_option(
     "--presence-weight",
-    type=click.FloatRange(min=0),
-    default=None,
-    help="Loss weight of a training-only head predicting which questions and reflections annotators "
-    "marked in an utterance besides its main code (0: none) [default: the shipped recipe's].",
+    "a training-only head predicting which questions and reflections annotators marked in an "
+    "utterance besides its main code",
 )
 # --coarse-weight: extra loss on the behaviour (question, reflection, other) before its subtype.
-coarse_option = click.option(
+coarse_option = loss_weight_option(
     "--coarse-weight",
-    type=click.FloatRange(min=0),
-    default=None,
-    help="Loss weight of the behaviour alone (question, reflection or other, summed from the code "
-    "probabilities) besides the five codes (0: none) [default: the shipped recipe's].",
+    "the behaviour alone (question, reflection or other, summed from the code probabilities) besides the five codes",
 )
 
 
@@ -111,9 +119,7 @@ def evaluate(
     coder_name: str | None,
     probabilities_path: Path | None,
     float32: bool,
-    context_tokens: int | None,
-    presence_weight: float | None,
-    coarse_weight: float | None,
+    **changes: float | None,  # --context-tokens and the loss weights, as given
 ) -> None:
     """Score the behaviour coder against AnnoMI's expert codes and print the tables (markdown).
 
@@ -147,13 +153,7 @@ def evaluate(
             if probabilities_path:
                 probabilities_path.write_text("", encoding="utf-8")
                 fold_done = functools.partial(write_probabilities, probabilities_path, mode="a")
-            options = recipe(
-                seed=seed,
-                device=device,
-                context_tokens=context_tokens,
-                presence_weight=presence_weight,
-                coarse_weight=coarse_weight,
-            )
+            options = recipe(seed=seed, device=device, **changes)
             result = cross_validate(transcripts, folds, options, fold_done, quantize=not float32)
             coded, coded_asr = result.coded, result.coded_asr
     except (TrainerError, ValueError) as e:
@@ -178,11 +178,9 @@ def evaluate(
 def train_coder(
     data_dir: Path | None,
     device: str,
-    context_tokens: int | None,
-    presence_weight: float | None,
-    coarse_weight: float | None,
     out_dir: Path | None,
     seed: int,
+    **changes: float | None,  # --context-tokens and the loss weights, as given
 ) -> None:
     """Train the behaviour coder on AnnoMI, on the CPU (about 10 minutes on 2 cores).
 
@@ -193,13 +191,7 @@ def train_coder(
     from trainer.training.train import train_coder
 
     logging.getLogger("trainer").setLevel(logging.INFO)
-    options = recipe(
-        seed=seed,
-        device=device,
-        context_tokens=context_tokens,
-        presence_weight=presence_weight,
-        coarse_weight=coarse_weight,
-    )
+    options = recipe(seed=seed, device=device, **changes)
     written = train_coder(load_annomi(data_dir or DATA_DIR), out_dir or MODEL_DIR, options)
     click.echo(f"coder written to {written}", err=True)
 
