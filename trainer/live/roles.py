@@ -31,7 +31,7 @@ CROSS_TALK_DB = -6.0  # a stereo window this far below the other channel is the 
 NEW_VOICE = 0.6
 RELIABLE_S = 0.8  # shorter windows are placed but do not shape the running voices
 PIECE_S = 1.5  # seconds per embedded piece: the encoder's window (trainer.speakers.diarize)
-PIECE_SHIFT_S = 0.6  # pieces start this far apart, as in the diarizer
+PIECE_SHIFT_S = 0.6  # pieces start this far apart: overlapping, so a 2-4-s live window gets several
 
 Embedder = Callable[[np.ndarray], np.ndarray]  # 16 kHz mono samples -> unit voice vector
 
