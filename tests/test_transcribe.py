@@ -174,3 +174,21 @@ def test_a_stereo_session_is_english_only_if_every_voice_is(monkeypatch):
     silence = np.zeros(SAMPLE_RATE, np.float32)
     assert transcribe_channels(dict.fromkeys(heard, silence)).language == "de"
     assert transcribe_channels({"left": silence, "silent": silence}).language == "en"  # no words, no say
+
+
+def test_the_same_audio_gives_the_same_words_every_time(monkeypatch, jfk):
+    """jfk.flac three times over repeats itself enough that Whisper's default would retry its
+    first window by sampling at higher temperatures, a different text from one run to the next."""
+    three = np.concatenate([jfk, np.zeros(3 * SAMPLE_RATE, np.float32)] * 2 + [jfk])
+    runs = {tuple((w.text, w.start, w.end) for w in transcribe(three).words) for _ in range(4)}
+    assert len(runs) == 1
+    assert normalise(" ".join(w for w, _, _ in runs.pop())) == " ".join([normalise(JFK_TEXT)] * 3)
+    # Both decoders are told not to fall back to sampling.
+    faster = MagicMock()
+    faster.transcribe.return_value = ([], SimpleNamespace(language="en"))
+    monkeypatch.setattr(stage, "load_model", lambda *args: faster)
+    transcribe(jfk, TranscribeOptions())
+    assert faster.transcribe.call_args.kwargs["temperature"] == 0.0
+    openai = fake_openai_model(monkeypatch, [])
+    transcribe(jfk, OPENAI)
+    assert openai.transcribe.call_args.kwargs["temperature"] == 0.0

@@ -29,6 +29,11 @@ BACKENDS = ("faster-whisper", "openai-whisper")
 OPENAI_INSTALL = 'pip install --no-deps "openai-whisper>=20250625" && pip install tiktoken more-itertools numba tqdm'
 
 log = logging.getLogger("trainer")
+# Decoding temperature, with no fallback to higher ones. Whisper's default retries a window
+# whose text repeats itself or scores low by sampling at 0.2-1.0, which draws random numbers:
+# jfk.flac three times over gave "and so my fellow" or "and so am I fellow" from one run to
+# the next. Without the fallback the same audio always gives the same words.
+TEMPERATURE = 0.0
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,7 @@ def _faster_whisper_words(samples: np.ndarray, options: TranscribeOptions) -> tu
         initial_prompt=options.initial_prompt,
         hotwords=options.hotwords,
         condition_on_previous_text=False,  # stops one misheard phrase repeating for minutes
+        temperature=TEMPERATURE,
     )
     words = (Word(w.start, w.end, w.word, w.probability) for s in segments for w in (s.words or ()))
     return words, info.language
@@ -142,6 +148,7 @@ def _openai_whisper_words(samples: np.ndarray, options: TranscribeOptions) -> tu
             language=options.language,
             initial_prompt=prompt,
             condition_on_previous_text=False,
+            temperature=TEMPERATURE,
             fp16=False,  # CPU
             verbose=None,
         )
