@@ -188,6 +188,10 @@ def test_history_lists_sessions_charts_progress_and_opens_one(ann_session, store
     assert at.title[0].value == markdown_text("week1.wav")
     at.button(key="back").click().run()
     assert at.title[0].value == "My sessions" and "session" not in at.query_params
+    # A click right after Back can still carry the closed session's address: it stays closed.
+    at.query_params["session"] = str(ann_session.id)
+    at.selectbox(key="history_pick").set_value(week2.id).run()
+    assert at.title[0].value == "My sessions" and "session" not in at.query_params
 
 
 def test_sessions_are_renamed_tagged_and_progress_filtered_by_scenario(ann_session, store, people):

@@ -185,10 +185,17 @@ def render_open_session(store: Store, user: User, session_id: int) -> bool:
 
 
 def requested_session() -> int | None:
-    """The session the URL asks for (?session=ID), if any; access is checked when it is loaded."""
+    """The session the URL asks for (?session=ID), if any; access is checked when it is loaded.
+
+    A click that reaches the server before the browser has dropped the address of a session the
+    user just closed still carries it; that session stays closed (a reload starts a new tab state).
+    """
     raw = st.query_params.get("session")
     if raw is None or raw == str(st.session_state.open_session):
         return st.session_state.open_session
+    if raw == str(st.session_state.closed_session):
+        close_session()
+        return None
     session_id = parse_id(raw)
     if session_id is None:
         close_session()

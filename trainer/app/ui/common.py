@@ -21,6 +21,7 @@ STATE_DEFAULTS: dict[str, Any] = {
     "source_choice": "Record here",  # record in the browser or upload, remembered across pages
     "waiting_job": None,  # the scoring job this tab submitted: its session opens when it is done
     "open_session": None,  # id of the session shown, if any
+    "closed_session": None,  # id of the session just closed: a click racing the URL update may still carry it
     "play_from": 0.0,  # where the player starts (seconds), set by an utterance's play button
     "autoplay": False,  # start playing at once (after a play button, not on first view)
     "editor_rev": 0,  # bumped after saving corrections, so the review table starts afresh
@@ -49,6 +50,7 @@ def init_state() -> None:
 def open_session(session_id: int) -> None:
     """Show a session (also in the URL, so a reload stays on it; the store still checks access)."""
     st.session_state.open_session = session_id
+    st.session_state.closed_session = None
     st.session_state.play_from = 0.0
     st.session_state.autoplay = False
     st.query_params["session"] = str(session_id)
@@ -56,6 +58,8 @@ def open_session(session_id: int) -> None:
 
 def close_session() -> None:
     """Back to the page list."""
+    if st.session_state.open_session is not None:
+        st.session_state.closed_session = st.session_state.open_session
     st.session_state.open_session = None
     st.query_params.pop("session", None)
 
