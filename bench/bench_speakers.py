@@ -10,7 +10,8 @@ as wrong):
    (`--voices auto`): DER, attribution, speakers found against the truth (all
    speakers, and those who speak at least 2 s), talk share error of the main speaker
    on the two-speaker clip, CPU seconds of diarization per audio minute and against
-   transcription.
+   transcription; then the counsellor talk share of each main speaker taken as the
+   counsellor, against the truth (what `TALK_SHARE_ERROR` is set from).
 2. Voice counts on real speech: jfk.flac (one voice), the stereo clip's two speakers
    one after the other in mono, and both with jfk (three).
 3. Long sessions: pieces of real excerpts with the same speakers (cut anywhere, and cut
@@ -33,6 +34,7 @@ import resource
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +46,10 @@ from threadpoolctl import threadpool_limits
 
 from trainer.errors import SpeakerError
 from trainer.pipeline import PipelineOptions, run_session
-from trainer.schema import Role, SpeakerTurn
+from trainer.schema import Attribution, CodedUtterance, Role, SpeakerTurn
+from trainer.scoring.intervals import TALK_SHARE_ERROR
+from trainer.scoring.metrics import compute_metrics
+from trainer.scoring.utterances import build_utterances
 from trainer.speakers import SpeakerOptions, attribute
 from trainer.speakers.diarize import diarize, load_diarizer
 from trainer.speakers.enrol import profile_of, roles_by_voice
@@ -109,6 +114,41 @@ def main_speakers(ref: Annotation) -> int:
     return sum(ref.label_duration(s) >= MAIN_SPEAKER_S for s in ref.labels())
 
 
+def talk_shares(attribution: Attribution, ref: Annotation) -> list[tuple[str, float, float]]:
+    """(speaker, true share, measured share) for each main speaker taken as the counsellor.
+
+    The measured share is the metric trainees see (`compute_metrics`) with the voice mapped to
+    that speaker as counsellor and every other voice as client; a speaker no voice maps to gets 0.
+    """
+    mapping = DiarizationErrorRate().optimal_mapping(ref, annotation(attribution.turns))
+    total = sum(ref.label_duration(s) for s in ref.labels())
+    out = []
+    for speaker in ref.labels():
+        if ref.label_duration(speaker) < MAIN_SPEAKER_S:
+            continue
+        voice = next((v for v, s in mapping.items() if s == speaker), None)
+        roles = tuple((label, Role.COUNSELLOR if label == voice else Role.CLIENT) for label, _ in attribution.roles)
+        utterances = build_utterances(replace(attribution, roles=roles))
+        share = compute_metrics([CodedUtterance(u) for u in utterances]).counsellor_talk_share or 0.0
+        out.append((speaker, ref.label_duration(speaker) / total, share))
+    return out
+
+
+def print_talk_shares(rows: list[tuple[str, str, float, float]]) -> None:
+    print("\n## Counsellor talk share on real speech: each main speaker (>= 2 s) taken as the counsellor\n")
+    print("| clip | speaker | true share | measured share | error |")
+    print("| --- | --- | --- | --- | --- |")
+    for clip, speaker, true, found in rows:
+        print(f"| {clip} | {speaker} | {true:.3f} | {found:.3f} | {abs(true - found):.3f} |")
+    errors = np.array([abs(true - found) for _, _, true, found in rows])
+    half = TALK_SHARE_ERROR["diarization"]
+    print(
+        f"\n{len(rows)} speakers: median error {np.median(errors):.3f}, "
+        f"80th percentile {np.quantile(errors, 0.8):.3f}; "
+        f"the shipped range (+-{half:.2f}) holds the true share for {np.mean(errors <= half):.0%} of them"
+    )
+
+
 def bench_ami(data: Path, truth: dict[str, Annotation]) -> dict[str, float]:
     print("\n## AMI excerpts (real meetings, 30 s each), default settings\n")
     print(
@@ -117,6 +157,7 @@ def bench_ami(data: Path, truth: dict[str, Annotation]) -> dict[str, float]:
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     attributions, right_all, right_main, cpu_t, cpu_d, minutes = {}, 0, 0, 0.0, 0.0, 0.0
+    shares: list[tuple[str, str, float, float]] = []
     for clip in sorted(truth):
         path = data / "audio" / "ami" / f"{clip}.wav"
         audio = load_audio(path)
@@ -128,6 +169,8 @@ def bench_ami(data: Path, truth: dict[str, Annotation]) -> dict[str, float]:
             print(f"| {clip} | {len(truth[clip].labels())} ({main_speakers(truth[clip])}) | error: {e} |")
             turns, found, d_cpu = (), 0, 0.0
         ref, hyp = truth[clip], annotation(turns)
+        if found:
+            shares += [(clip, speaker, true, share) for speaker, true, share in talk_shares(attribution, ref)]
         der, attributions[clip] = scores(ref, hyp)
         share_error = "-"
         if len(ref.labels()) == 2 and found:
@@ -150,6 +193,7 @@ def bench_ami(data: Path, truth: dict[str, Annotation]) -> dict[str, float]:
         f"mean attribution {np.mean(list(attributions.values())):.3f}; diarization {cpu_d / minutes:.2f} CPU s per "
         f"audio minute, {cpu_d / cpu_t:.2f} of transcription CPU time"
     )
+    print_talk_shares(shares)
     return attributions
 
 

@@ -145,6 +145,8 @@ def test_an_unsure_session_asks_which_voice_is_yours_and_recodes(unsure_session,
     at = sign_in("ann", session=unsure_session.id)
     assert not at.exception and "Which one is you?" in texts(at)
     assert len(at.get("audio")) == 3  # two voices' clips, and the whole recording in the sidebar
+    # One microphone: the talk-time card carries its likely range beside the guide.
+    assert any(c.value.startswith("likely ") and "guide: at most 50%" in c.value for c in at.caption)
     other = next(label for label in before["speakers"]["roles"] if label != first)
     at.button(key=f"pick-{other}").click().run()
     assert not at.exception and not at.error
@@ -156,6 +158,8 @@ def test_an_unsure_session_asks_which_voice_is_yours_and_recodes(unsure_session,
         assert old["speaker"] != new["speaker"]
         assert (new["code"] is None) == (new["speaker"] == "client")  # only the counsellor's turns are coded
     assert after["metrics"] != before["metrics"]
+    talk = after["metrics"]["intervals"]["counsellor_talk_share"]  # the exchanged share keeps its range
+    assert talk["low"] <= after["metrics"]["counsellor_talk_share"] <= talk["high"]
     assert "Which one is you?" not in texts(at)  # decided: not asked again
 
 

@@ -179,6 +179,9 @@ def test_real_mix_scored_end_to_end(tmp_path, channels):
     assert len({c.speaker for c in by_time}) == 2
     assert normalise(by_time[-1].text) == "the horizon seems extremely distant"
     assert session.talk.overlap_s == 0.0
+    # One microphone: talk share carries the error diarization makes on it on real speech.
+    low, high = session.metrics.interval("counsellor_talk_share")
+    assert low < session.metrics.counsellor_talk_share < high and high - low > 0.2
 
 
 MONO_SAMPLE = SAMPLES / "weak_mono.flac"

@@ -38,6 +38,7 @@ def test_speakers_talk_share_and_codes_match_the_reference(scored):
     session = session_from_dict(json.loads((scored / "strong_stereo.json").read_text()))
     result = compare(session, reference_path(STEREO))
     assert session.speakers is not None and session.speakers.method == "channel"
+    assert session.metrics.interval("counsellor_talk_share") is None  # one voice per channel: no range
     assert session.coder == "mi-coder"  # the trained coder is the default
     assert result.attributed_share >= 0.95
     assert result.talk_share_error <= 0.03

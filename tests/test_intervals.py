@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from conftest import CQ, CR, OQ, OT, SR
 
 from trainer.batch.output import SUMMARY_COLUMNS, session_from_dict, session_to_dict, summary_row
 from trainer.pipeline import summarise
-from trainer.schema import Code, CodedUtterance, Role, Utterance
+from trainer.schema import Attribution, Code, CodedUtterance, Role, Utterance
 from trainer.scoring.feedback import build_feedback, level_note
-from trainer.scoring.intervals import INTERVAL_KEYS, Calibration, metric_intervals, shipped_calibration
+from trainer.scoring.intervals import (
+    INTERVAL_KEYS,
+    TALK_SHARE_ERROR,
+    Calibration,
+    metric_intervals,
+    shipped_calibration,
+)
 from trainer.scoring.metrics import compute_metrics
 
 CODES = tuple(Code)
@@ -83,7 +91,7 @@ def test_ranges_reach_json_and_summary_and_survive_a_round_trip():
         (k, round(lo, 4), round(hi, 4)) for k, lo, hi in s.metrics.intervals
     )
     row = summary_row("s.csv", s, json_path="s.json")
-    assert SUMMARY_COLUMNS[-6:] == tuple(f"{k}_{end}" for k in INTERVAL_KEYS for end in ("low", "high"))
+    assert SUMMARY_COLUMNS[-8:-2] == tuple(f"{k}_{end}" for k in INTERVAL_KEYS for end in ("low", "high"))
     assert SUMMARY_COLUMNS.index("json") < SUMMARY_COLUMNS.index("reflection_question_ratio_low")
     low, high = s.metrics.interval("open_question_share")
     assert row["open_question_share_low"] == round(low, 4) and row["open_question_share_high"] == round(high, 4)
@@ -94,7 +102,9 @@ def test_level_names_a_range_across_a_threshold():
     assert level_note("reflection_question_ratio", (1.7, 2.4)) == "around the good level, the coder cannot tell"
     assert level_note("reflection_question_ratio", (1.1, 1.9)) == ""
     assert "below fair to good" in level_note("open_question_share", (0.3, 0.8))
-    assert level_note("counsellor_talk_share", (0.3, 0.8)) == ""
+    assert level_note("counsellor_talk_share", (0.3, 0.8)) == "around the 50% guide, one microphone cannot tell"
+    assert level_note("counsellor_talk_share", (0.1, 0.5)) == ""  # at most the guide: on track either way
+    assert level_note("counsellor_talk_share", (0.55, 0.9)) == ""
 
 
 def test_feedback_shows_the_range_and_its_level_note():
@@ -112,3 +122,41 @@ def test_shipped_calibration_is_fitted_per_metric():
     calibration = shipped_calibration()
     assert calibration.level == pytest.approx(0.8)
     assert set(calibration.spread or {}) == set(INTERVAL_KEYS)
+
+
+def timed(counsellor_s: float, client_s: float) -> list[CodedUtterance]:
+    """One open question and one client answer, lasting the given seconds."""
+    return [
+        CodedUtterance(Utterance(Role.COUNSELLOR, "What brings you here?", 0.0, counsellor_s), Code.OPEN_QUESTION),
+        CodedUtterance(Utterance(Role.CLIENT, "My wife.", counsellor_s, counsellor_s + client_s)),
+    ]
+
+
+def test_talk_share_has_a_range_only_where_one_microphone_told_the_voices_apart():
+    error = TALK_SHARE_ERROR["diarization"]
+    m = compute_metrics(timed(3.0, 7.0), "diarization")
+    assert m.counsellor_talk_share == pytest.approx(0.3)
+    assert m.interval("counsellor_talk_share") == pytest.approx((0.3 - error, 0.3 + error))
+    low, high = compute_metrics(timed(9.5, 0.5), "diarization").interval("counsellor_talk_share")
+    assert high == 1.0 and low == pytest.approx(0.95 - error)  # a share stays a share
+    for certain in ("channel", "reference", None):  # own microphones, or speakers a person named
+        assert compute_metrics(timed(3.0, 7.0), certain).interval("counsellor_talk_share") is None
+
+
+def test_talk_share_range_reaches_feedback_json_and_summary():
+    attribution = Attribution(turns=(), roles=(("S0", Role.COUNSELLOR), ("S1", Role.CLIENT)), method="diarization")
+    s = summarise("mono.wav", 10.0, timed(4.5, 5.5), speakers=attribution)
+    low, high = s.metrics.interval("counsellor_talk_share")
+    assert low < 0.45 < 0.5 < high
+    (talk,) = [i for i in s.feedback.notes if i.key == "counsellor_talk_share"]
+    assert (talk.low, talk.high) == (low, high)
+    assert talk.level_note == "around the 50% guide, one microphone cannot tell"
+    assert talk.message.startswith("(Likely ") and "one microphone cannot tell" in talk.message
+    document = session_to_dict(s)
+    assert set(document["metrics"]["intervals"]) == {"counsellor_talk_share"}  # codes a person set: none else
+    assert session_from_dict(document).metrics.interval("counsellor_talk_share") == (round(low, 4), round(high, 4))
+    row = summary_row("mono.wav", s, json_path="mono.json")
+    assert SUMMARY_COLUMNS[-2:] == ("counsellor_talk_share_low", "counsellor_talk_share_high")
+    assert (row["counsellor_talk_share_low"], row["counsellor_talk_share_high"]) == (round(low, 4), round(high, 4))
+    stereo = summarise("stereo.wav", 10.0, timed(4.5, 5.5), speakers=replace(attribution, method="channel"))
+    assert stereo.metrics.intervals == () and summary_row("stereo.wav", stereo)["counsellor_talk_share_low"] == ""

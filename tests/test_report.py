@@ -10,8 +10,11 @@ from click.testing import CliRunner
 
 from tests.test_batch import write_transcript
 from trainer.batch.cohort_report import CSV_COLUMNS, write_report
+from trainer.batch.output import summary_row, write_session_json, write_summary
 from trainer.batch.runner import find_inputs, score_batch
 from trainer.cli import main
+from trainer.pipeline import summarise
+from trainer.schema import Attribution, Code, CodedUtterance, Role, Utterance
 
 # Mostly closed questions, one simple reflection: below every MITI threshold.
 WEAK = (
@@ -92,3 +95,22 @@ def test_report_of_an_unscored_folder_says_so(tmp_path):
     result = CliRunner().invoke(main, ["report", str(tmp_path)])
     assert result.exit_code == 1
     assert "no summary.csv; score the folder first" in result.output
+
+
+def test_report_carries_the_talk_share_range_of_one_microphone(tmp_path):
+    coded = [
+        CodedUtterance(Utterance(Role.COUNSELLOR, "What brings you here?", 0.0, 5.0), Code.OPEN_QUESTION),
+        CodedUtterance(Utterance(Role.CLIENT, "My wife.", 5.0, 10.0)),
+    ]
+    attribution = Attribution(turns=(), roles=(("S0", Role.COUNSELLOR), ("S1", Role.CLIENT)), method="diarization")
+    session = summarise("mono.wav", 10.0, coded, speakers=attribution)
+    low, high = session.metrics.interval("counsellor_talk_share")
+    write_session_json(session, tmp_path / "mono.json")
+    write_summary([summary_row("mono.wav", session, json_path="mono.json")], tmp_path / "summary.csv")
+    files = write_report(tmp_path)
+    with files.csv.open(newline="") as f:
+        (row,) = csv.DictReader(f)
+    assert float(row["counsellor_talk_share_low"]) == round(low, 4)
+    assert float(row["counsellor_talk_share_high"]) == round(high, 4)
+    page = files.html.read_text(encoding="utf-8")
+    assert "likely 30%–70%" in page and "around the 50% guide, one microphone cannot tell" in page

@@ -68,7 +68,8 @@ def summarise(
     **extra: Any,
 ) -> Session:
     """Metrics and feedback for coded utterances; also used after an instructor's edits."""
-    metrics = compute_metrics(coded)
+    speakers = extra.get("speakers")
+    metrics = compute_metrics(coded, speakers.method if speakers is not None else None)
     return Session(
         source=source,
         duration_s=duration_s,

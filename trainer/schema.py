@@ -107,8 +107,8 @@ class Metrics:
     counsellor_talk_share: float | None  # counsellor speaking time / all speaking time
     counts: tuple[tuple[Code, int], ...] = ()  # utterances per code, counsellor only
     talk_basis: str = "seconds"  # "seconds" or "words": what talk share was measured in
-    # Likely range of a metric as (key, low, high), from the coder's probabilities
-    # (trainer.scoring.intervals); empty where every code is certain.
+    # Likely range of a metric as (key, low, high), from the coder's probabilities and, for
+    # talk share, the speaker method (trainer.scoring.intervals); empty where all is certain.
     intervals: tuple[tuple[str, float, float], ...] = ()
 
     def count(self, code: Code) -> int:
@@ -132,7 +132,7 @@ class FeedbackItem:
     good: float | None = None  # MITI "good" threshold, if any
     level: str = Level.INFO  # a vocabulary.Level
     examples: tuple[str, ...] = ()  # the trainee's own utterances illustrating the point
-    low: float | None = None  # likely range of the value, where the coder was unsure of codes
+    low: float | None = None  # likely range of the value: the coder's doubt, or one microphone's on talk share
     high: float | None = None
     # Where the range straddles a threshold, the level in words, e.g. "around the fair level,
     # the coder cannot tell"; empty when the level is clear.

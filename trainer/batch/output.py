@@ -33,6 +33,7 @@ from trainer.scoring.intervals import INTERVAL_KEYS
 from trainer.vocabulary import METRIC_KEYS
 
 TALK_PER_ROLE = ("speaking_s", "longest_s", "response_pause_s")  # metrics.talk keys holding a value per role
+TALK_RANGE_COLUMNS = ("counsellor_talk_share_low", "counsellor_talk_share_high")
 SUMMARY_COLUMNS = (
     "file",
     "status",
@@ -44,8 +45,10 @@ SUMMARY_COLUMNS = (
     *(c.value for c in Code),
     *METRIC_KEYS,
     "json",
-    # Appended later: the likely range of each coded metric (empty where codes are certain).
+    # Appended later: the likely range of each coded metric (empty where codes are certain),
     *(f"{key}_{end}" for key in INTERVAL_KEYS for end in ("low", "high")),
+    # then of talk share (empty where the speakers are certain: channels, transcripts).
+    *TALK_RANGE_COLUMNS,
 )
 
 

@@ -78,15 +78,28 @@ GUIDES = (
 
 
 def level_note(key: str, interval: tuple[float, float] | None) -> str:
-    """Where a likely range straddles a MITI threshold, say so; empty when the level is clear."""
+    """Where a likely range straddles a MITI threshold or the talk-share guide, say so; else empty."""
     metric = METRIC.get(key)
-    if metric is None or not metric.miti or interval is None:
+    if metric is None or interval is None:
         return ""
     low, high = interval
+    if not metric.miti:  # talk share, whose range comes from telling voices apart
+        guide = metric.guide
+        straddles = guide is not None and low <= guide < high
+        return f"around the {metric.show(guide)} guide, one microphone cannot tell" if straddles else ""
     straddled = [name for name, at in (("fair", metric.fair), ("good", metric.good)) if low < at <= high]
     if len(straddled) == 2:
         return "anywhere from below fair to good, the coder cannot tell"
     return f"around the {straddled[0]} level, the coder cannot tell" if straddled else ""
+
+
+def _with_range(message: str, key: str, interval: tuple[float, float] | None, note: str) -> str:
+    """The message led by the metric's likely range (before it: a message may end by introducing examples)."""
+    if interval is None:
+        return message
+    metric = METRIC[key]
+    likely = f"Likely {metric.show(interval[0])} to {metric.show(interval[1])}"
+    return (f"({likely}: {note}.) " if note else f"({likely}.) ") + message
 
 
 def _judged_item(guide: Guide, m: Metrics, utterances: Sequence[CodedUtterance]) -> FeedbackItem | None:
@@ -104,9 +117,7 @@ def _judged_item(guide: Guide, m: Metrics, utterances: Sequence[CodedUtterance])
     message = (guide.practise_text if practise else guide.done_text).format(**fields)
     interval = m.interval(guide.key)
     note = level_note(guide.key, interval)
-    if interval is not None:  # before the message, which may end by introducing its examples
-        likely = f"Likely {metric.show(interval[0])} to {metric.show(interval[1])}"
-        message = (f"({likely}: {note}.) " if note else f"({likely}.) ") + message
+    message = _with_range(message, guide.key, interval, note)
     return FeedbackItem(
         key=guide.key,
         title=guide.practise_title if practise else guide.done_title,
@@ -126,8 +137,12 @@ def _talk_item(m: Metrics, utterances: Sequence[CodedUtterance]) -> FeedbackItem
     value = m.counsellor_talk_share
     if value is None:
         return None
-    talk_share = METRIC["counsellor_talk_share"]
+    key = "counsellor_talk_share"
+    talk_share = METRIC[key]
     unit = "speaking time" if m.talk_basis == "seconds" else "words"
+    interval = m.interval(key)
+    note = level_note(key, interval)
+    ranged = {"low": interval[0], "high": interval[1], "level_note": note} if interval else {}
     if talk_share.judge(value) is Level.PRACTISE:
         longest = max((c for c in utterances if c.speaker is Role.COUNSELLOR), key=lambda c: len(c.text))
         message = (
@@ -135,19 +150,22 @@ def _talk_item(m: Metrics, utterances: Sequence[CodedUtterance]) -> FeedbackItem
             "your longest turn was:"
         )
         return FeedbackItem(
-            "counsellor_talk_share",
+            key,
             "Leave the client more room",
-            message,
+            _with_range(message, key, interval, note),
             value,
             level=Level.PRACTISE,
             examples=(longest.text,),
+            **ranged,
         )
+    message = f"You had {talk_share.show(value)} of the {unit}, leaving the client room to explore."
     return FeedbackItem(
-        "counsellor_talk_share",
+        key,
         "The client did most of the talking",
-        f"You had {talk_share.show(value)} of the {unit}, leaving the client room to explore.",
+        _with_range(message, key, interval, note),
         value,
         level=Level.INFO,
+        **ranged,
     )
 
 

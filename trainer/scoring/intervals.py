@@ -11,6 +11,11 @@ calibrate``; the fitted values live in ``models/intervals.json``).
 
 Utterances without probabilities (codes an instructor set or confirmed) are taken as
 certain, so a session coded wholly by a person has no ranges.
+
+The counsellor's talk share is not coded but measured, and its doubt is whose voice each
+stretch of speech is. One microphone leaves that to diarization, whose error on the share
+was measured on real speech (`bench/bench_speakers.py`); separate channels and speakers a
+person named (a transcript, a reference) are taken as certain.
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ CALIBRATION_FILE = MODELS / "intervals.json"
 INTERVAL_KEYS = ("reflection_question_ratio", "complex_reflection_share", "open_question_share")
 CODES = tuple(Code)  # column order of a probability row
 _OQ, _CQ, _SR, _CR = (CODES.index(c) for c in Code if c is not Code.OTHER)
+# Half-width of the counsellor talk share's 80% range, per speaker method: the 80th percentile
+# of the share's error on real AMI meeting excerpts, each main speaker taken as the counsellor
+# (`bench/bench_speakers.py`, "talk share" table: 0.20 over 17 speakers in 8 excerpts).
+TALK_SHARE_ERROR = {"diarization": 0.20}
 MIN_DEFINED = 0.5  # share of draws in which a metric must be defined to get a range
 DRAW_BLOCK_VALUES = 2_000_000  # probabilities held per block of draws (float32): about 8 MB an array
 
@@ -158,3 +167,16 @@ def metric_intervals(
         low, high = np.quantile(sample, [tail, 1 - tail])
         out[key] = (min(float(low), value), max(float(high), value))
     return out
+
+
+def talk_share_interval(value: float | None, method: str | None) -> tuple[float, float] | None:
+    """Likely range of the counsellor's talk share, or None where the speakers are taken as certain.
+
+    Args:
+        value: the measured share (0..1).
+        method: how speakers were told apart (`Attribution.method`); None for a transcript.
+    """
+    error = TALK_SHARE_ERROR.get(method or "")
+    if value is None or error is None:
+        return None
+    return max(0.0, value - error), min(1.0, value + error)

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from trainer.schema import Code, CodedUtterance, Metrics, Role
-from trainer.scoring.intervals import metric_intervals
+from trainer.scoring.intervals import metric_intervals, talk_share_interval
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -27,8 +27,14 @@ def talk_time(utterances: Sequence[CodedUtterance]) -> tuple[dict[Role, float], 
     return amount, "seconds" if timed else "words"
 
 
-def compute_metrics(utterances: Sequence[CodedUtterance]) -> Metrics:
-    """Counts per code, the four session metrics and the likely range of the coded ones."""
+def compute_metrics(utterances: Sequence[CodedUtterance], speaker_method: str | None = None) -> Metrics:
+    """Counts per code, the four session metrics and their likely ranges.
+
+    Args:
+        utterances: the coded session.
+        speaker_method: how its speakers were told apart (`Attribution.method`), which says
+            how sure the talk share is; None for a transcript's own speakers.
+    """
     counts = Counter(c.code for c in utterances if c.speaker is Role.COUNSELLOR and c.code is not None)
     oq, cq = counts[Code.OPEN_QUESTION], counts[Code.CLOSED_QUESTION]
     sr, cr = counts[Code.SIMPLE_REFLECTION], counts[Code.COMPLEX_REFLECTION]
@@ -39,9 +45,13 @@ def compute_metrics(utterances: Sequence[CodedUtterance]) -> Metrics:
         "open_question_share": _ratio(oq, oq + cq),
     }
     intervals = metric_intervals(utterances, values)
+    talk_share = _ratio(amount[Role.COUNSELLOR], amount[Role.COUNSELLOR] + amount[Role.CLIENT])
+    talk_interval = talk_share_interval(talk_share, speaker_method) if basis == "seconds" else None
+    if talk_interval is not None:
+        intervals["counsellor_talk_share"] = talk_interval
     return Metrics(
         **values,
-        counsellor_talk_share=_ratio(amount[Role.COUNSELLOR], amount[Role.COUNSELLOR] + amount[Role.CLIENT]),
+        counsellor_talk_share=talk_share,
         counts=tuple((code, counts[code]) for code in Code),
         talk_basis=basis,
         intervals=tuple((key, low, high) for key, (low, high) in intervals.items()),

@@ -76,8 +76,10 @@ def _card_level(key: str, value: float | None) -> tuple[str, str]:
 
 
 def _levels_between(key: str, interval: tuple[float, float]) -> str:
-    """The MITI levels a likely range spans, in a few words: "fair or good?", "below fair to good?"."""
+    """The levels a likely range spans, in a few words: "fair or good?", "below fair to good?"."""
     metric = METRIC[key]
+    if not metric.miti:  # talk share: the range straddles its guide
+        return "on track or high?"
     low, high = (metric.judge(v).value for v in interval)
     order = [Level.PRACTISE.value, Level.FAIR.value, Level.GOOD.value]
     joiner = " or " if order.index(high) - order.index(low) == 1 else " to "
