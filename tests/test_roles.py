@@ -12,7 +12,7 @@ from trainer.batch.output import write_session_json
 from trainer.cli import main
 from trainer.coding import load_coder
 from trainer.errors import SpeakerError
-from trainer.pipeline import run_session, swap_session
+from trainer.pipeline import run_session, summarise, swap_session
 from trainer.schema import Attribution, Code, Role, SpeakerTurn, Word
 from trainer.speakers.roles import assign_roles, counsellor_probabilities, voice_profile
 from trainer.training.annomi import load_annomi
@@ -100,7 +100,9 @@ def scored(tmp_path_factory):
         encoding="utf-8",
     )
     roles = (("S0", Role.COUNSELLOR), ("S1", Role.CLIENT))
-    return replace(run_session(path), speakers=Attribution((), roles, "diarization", role_confidence=0.6))
+    session = run_session(path)
+    speakers = Attribution((), roles, "diarization", role_confidence=0.6)
+    return summarise(session.source, session.duration_s, session.utterances, speakers=speakers, talk=session.talk)
 
 
 def test_swapping_a_session_recodes_and_recomputes(scored):
