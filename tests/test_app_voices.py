@@ -174,6 +174,33 @@ def test_an_instructor_confirms_the_counsellor_in_review(unsure_session, store, 
     assert "Which voice is the counsellor's?" not in texts(at)
 
 
+def test_with_three_voices_any_one_can_be_chosen(store, people, tmp_path):
+    """The stereo clip's left speaker, jfk, then its right speaker, on one channel: three real
+    voices, the counsellor found from the words 0.50 sure, so the page asks; the choice regroups
+    the stored words, with no new transcription."""
+    left, right = load_audio(TEST_DATA / "stereo_diarization.wav").samples
+    jfk = load_audio(TEST_DATA / "jfk.flac").mono()
+    gap = np.zeros(SAMPLE_RATE, dtype=np.float32)
+    path = tmp_path / "three.wav"
+    sf.write(path, np.concatenate([left, gap, jfk, gap, right]), SAMPLE_RATE)
+    document = session_to_dict(run_session(path))
+    assert len(document["speakers"]["roles"]) == 3 and document["speakers"]["role_confidence"] < SURE
+    incoming = store.incoming_dir / "upload.wav"
+    incoming.write_bytes(path.read_bytes())
+    stored = store.add_session(people["ann"], "three.wav", document, "e" * 64, audio=incoming)
+    at = sign_in("ann", session=stored.id)
+    assert "Which one is you?" in texts(at)
+    assert len(at.get("audio")) == 4  # three voices' clips, and the whole recording in the sidebar
+    chosen = next(label for label, role in document["speakers"]["roles"].items() if role == "client")
+    at.button(key=f"pick-{chosen}").click().run()
+    assert not at.exception and not at.error
+    after = store.session(people["ann"], stored.id).document
+    assert [label for label, role in after["speakers"]["roles"].items() if role == "counsellor"] == [chosen]
+    said = " ".join(w["text"] for w in document["speakers"]["words"] if w["speaker"] == chosen)
+    assert " ".join(u["text"] for u in after["utterances"] if u["speaker"] == "counsellor") == said
+    assert "Which one is you?" not in texts(at)
+
+
 def test_a_sure_or_profiled_session_asks_nothing(unsure, store, people):
     document, audio = unsure
     for n, speakers in enumerate([{"role_confidence": 0.9}, {PROFILE_KEY: True}]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +13,13 @@ from pyannote.core import Annotation, Segment
 from pyannote.metrics.diarization import DiarizationErrorRate
 
 from tests.conftest import SAMPLES, TEST_DATA, normalise
+from trainer.batch.output import session_from_dict, session_to_dict
 from trainer.cli import main
+from trainer.coding import load_coder
 from trainer.errors import SpeakerError
-from trainer.pipeline import PipelineOptions, run_session
+from trainer.pipeline import PipelineOptions, choose_counsellor, run_session
 from trainer.schema import Role, Transcript
+from trainer.scoring.utterances import build_utterances
 from trainer.speakers import SpeakerOptions, attribute
 from trainer.speakers.diarize import cluster_windows, diarize, embed_windows, load_diarizer
 from trainer.speakers.enrol import enrol, load_profile, profile_of_file, roles_by_voice
@@ -229,3 +233,36 @@ def test_features_give_the_embeddings_of_senkos_own_extractor(jfk):
     theirs = diarizer._generate_embeddings(features, frames, [int(o) for o in offsets], dim)
     theirs = theirs / np.linalg.norm(theirs, axis=1, keepdims=True)
     assert np.min(np.sum(ours * theirs, axis=1)) > 0.99
+
+
+def test_any_of_three_voices_can_be_made_the_counsellor_without_transcribing_again(tmp_path, jfk, channels):
+    """jfk, then the stereo clip's two speakers in turn, on one channel: three real voices."""
+    left, right = channels
+    path = tmp_path / "three.wav"
+    sf.write(path, np.concatenate([jfk, GAP, left, GAP, right]), SAMPLE_RATE)
+    session = run_session(path)
+    assert session.speakers.n_speakers == 3
+    document = json.loads(json.dumps(session_to_dict(session)))
+    stored = session_from_dict(document)
+    # The stored words group into exactly the stored utterances: nothing is lost on the way.
+    assert build_utterances(stored.speakers) == tuple(c.utterance for c in session.utterances)
+    coder = load_coder("mi-coder")
+    for label, _ in stored.speakers.roles:
+        chosen = choose_counsellor(stored, label, coder)
+        assert [lab for lab, role in chosen.speakers.roles if role is Role.COUNSELLOR] == [label]
+        assert chosen.speakers.role_confidence == 1.0
+        said = " ".join(w.text for w in stored.speakers.words if w.speaker == label)
+        assert " ".join(c.text for c in chosen.utterances if c.speaker is Role.COUNSELLOR) == said
+        assert all((c.code is None) == (c.speaker is Role.CLIENT) for c in chosen.utterances)
+    with pytest.raises(SpeakerError, match="no voice 'S9'; its voices are S"):
+        choose_counsellor(stored, "S9", coder)
+
+    result = tmp_path / "three.json"
+    result.write_text(json.dumps(document))
+    refused = CliRunner().invoke(main, ["swap-roles", str(result)])
+    assert refused.exit_code == 1 and "3 voices (S0, S1, S2); name the counsellor's voice" in refused.output
+    other = next(label for label, role in stored.speakers.roles if role is Role.CLIENT)
+    done = CliRunner().invoke(main, ["swap-roles", "--counsellor", other, str(result)])
+    assert done.exit_code == 0, done.output
+    rewritten = json.loads(result.read_text())
+    assert rewritten["speakers"]["roles"][other] == "counsellor" and rewritten["speakers"]["words"]

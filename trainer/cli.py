@@ -249,20 +249,27 @@ def report(folder: Path) -> None:
 @click.option(
     "--coder", type=click.Choice(sorted(CODERS)), default=DEFAULT_CODER, show_default=True, help="Behaviour coder."
 )
-def swap_roles(results: tuple[Path, ...], coder: str) -> None:
+@click.option(
+    "--counsellor",
+    metavar="LABEL",
+    default=None,
+    help="Make this voice (S0, S1, ... as in the result's speakers.roles) the counsellor and every other "
+    "voice a client, for recordings with more than two voices.",
+)
+def swap_roles(results: tuple[Path, ...], coder: str, counsellor: str | None) -> None:
     """Exchange counsellor and client in scored results, without transcribing again.
 
     Each RESULT.json is re-coded, its metrics and feedback recomputed, and rewritten
     in place. summary.csv is not touched: run `trainer report` again if you use it.
 
-    Example: trainer swap-roles out/week3.json
+    Example: trainer swap-roles out/week3.json (with three voices: --counsellor S2 out/group.json)
     """
     import json
 
     from trainer.batch.output import session_from_dict, write_session_json
     from trainer.coding import load_coder
     from trainer.errors import TrainerError
-    from trainer.pipeline import swap_session
+    from trainer.pipeline import choose_counsellor, swap_session
 
     try:
         loaded = load_coder(coder)
@@ -271,8 +278,12 @@ def swap_roles(results: tuple[Path, ...], coder: str) -> None:
                 session = session_from_dict(json.loads(path.read_text(encoding="utf-8")))
             except (ValueError, KeyError, TypeError) as e:
                 raise click.ClickException(f"{path}: not a result written by trainer score ({e})") from e
-            write_session_json(swap_session(session, loaded), path)
-            click.echo(f"{path}: counsellor and client exchanged", err=True)
+            if counsellor is None:
+                write_session_json(swap_session(session, loaded), path)
+                click.echo(f"{path}: counsellor and client exchanged", err=True)
+            else:
+                write_session_json(choose_counsellor(session, counsellor, loaded), path)
+                click.echo(f"{path}: voice {counsellor} is the counsellor, every other voice a client", err=True)
     except TrainerError as e:
         raise click.ClickException(str(e)) from e
 

@@ -18,7 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from trainer.coding import DEFAULT_CODER, Coder, load_coder
 from trainer.errors import SpeakerError
-from trainer.schema import Attribution, CodedUtterance, Role, Session
+from trainer.schema import Attribution, CodedUtterance, Role, Session, TalkStats, Utterance
 from trainer.scoring.checks import check_audio, check_roles, check_transcript
 from trainer.scoring.feedback import build_feedback
 from trainer.scoring.metrics import compute_metrics
@@ -155,6 +155,31 @@ def run_session(
     return session
 
 
+def choose_counsellor(session: Session, counsellor: str, coder: Coder) -> Session:
+    """The session with the voice `counsellor` as the counsellor and every other voice as client.
+
+    Corrects a wrong automatic role choice without transcribing again, whatever the number
+    of voices: the utterances are grouped anew from the stored words, then coded, measured
+    and given feedback. A person decided, so the role confidence becomes 1.0.
+
+    Raises:
+        SpeakerError: the session has no such voice, or is a result from before words were
+            stored with more than two voices (score the recording again).
+    """
+    speakers = session.speakers
+    labels = [label for label, _ in speakers.roles] if speakers is not None else []
+    if speakers is None or counsellor not in labels:
+        raise SpeakerError(f"{session.source}: no voice {counsellor!r}; its voices are {', '.join(labels) or 'none'}")
+    roles = tuple((label, Role.COUNSELLOR if label == counsellor else Role.CLIENT) for label in labels)
+    if roles == speakers.roles:
+        return replace(session, speakers=replace(speakers, role_confidence=1.0))
+    if not speakers.words:  # an older result: counsellor and client can still be exchanged
+        return swap_session(session, coder)
+    attribution = replace(speakers, roles=roles, role_confidence=1.0)
+    utterances = build_utterances(attribution)
+    return _recoded(session, utterances, attribution, talk_stats(utterances, role_speech(attribution)), coder)
+
+
 def swap_session(session: Session, coder: Coder) -> Session:
     """The session with counsellor and client exchanged: re-coded, metrics and feedback anew.
 
@@ -162,18 +187,33 @@ def swap_session(session: Session, coder: Coder) -> Session:
 
     Raises:
         SpeakerError: the recording had more than two voices, so exchanging two roles
-            would make every extra voice a counsellor; score it again with --swap-roles.
+            would make every extra voice a counsellor; the counsellor's voice must be named.
     """
     speakers = session.speakers
     if speakers is not None and len(speakers.roles) > 2:
-        raise SpeakerError(
-            f"{session.source}: {len(speakers.roles)} voices; score the recording again with --swap-roles instead"
+        labels = ", ".join(label for label, _ in speakers.roles)
+        how = (
+            "name the counsellor's voice instead (trainer swap-roles --counsellor LABEL)"
+            if speakers.words
+            else "score the recording again with --swap-roles instead"
         )
+        raise SpeakerError(f"{session.source}: {len(speakers.roles)} voices ({labels}); {how}")
     other = {Role.COUNSELLOR: Role.CLIENT, Role.CLIENT: Role.COUNSELLOR}
     utterances = tuple(replace(c.utterance, speaker=other[c.speaker]) for c in session.utterances)
     if speakers is not None:
         flipped = tuple((label, other[role]) for label, role in speakers.roles)
         speakers = replace(speakers, roles=flipped, role_confidence=1.0)  # a person decided
+    return _recoded(session, utterances, speakers, swap_talk(session.talk) if session.talk else None, coder)
+
+
+def _recoded(
+    session: Session,
+    utterances: Sequence[Utterance],
+    speakers: Attribution | None,
+    talk: TalkStats | None,
+    coder: Coder,
+) -> Session:
+    """A scored session with new roles: its utterances coded again, metrics and feedback anew."""
     return summarise(
         session.source,
         session.duration_s,
@@ -182,5 +222,5 @@ def swap_session(session: Session, coder: Coder) -> Session:
         transcript_model=session.transcript_model,
         coder=coder.name,
         warnings=session.warnings,
-        talk=swap_talk(session.talk) if session.talk else None,
+        talk=talk,
     )

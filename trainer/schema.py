@@ -54,7 +54,8 @@ class Attribution:
     n_speakers: int = 2  # distinct voices found (may exceed 2: observer, supervisor)
     warnings: tuple[str, ...] = ()  # honest notes on what could not be done
     # The transcript's words, each with its speaker label: later stages read these and
-    # never assign words again. Empty when rebuilt from a stored result.
+    # never assign words again. Stored with the result (empty in results from before that),
+    # so roles can be chosen again without transcribing again.
     words: tuple[Word, ...] = ()
 
     def role_of(self, speaker: str) -> Role:

@@ -234,7 +234,7 @@ def review(
         transcript_model=automatic.transcript_model,
         coder=automatic.coder,
         warnings=warnings,
-        # Word-level speech is not stored: after a speaker change, utterance spans stand in.
+        # An instructor moved an utterance, not its words' voices: then utterance spans stand in.
         talk=talk_stats([c.utterance for c in coded]) if moved else automatic.talk,
     )
     return replace(reviewed, session=session)

@@ -4,7 +4,7 @@ A trainee enrols about 20 s of their voice once (`trainer.speakers.enrol`); it i
 `voices/<user id>.npy` in the data directory, and every recording they score afterwards
 takes the voice closest to it as the counsellor. Without a profile, roles come from what each
 voice says; when that is unsure, the page asks which voice is the trainee's, and the choice
-exchanges the roles in the stored result (`trainer.pipeline.swap_session`), with no new
+sets the roles in the stored result anew (`trainer.pipeline.choose_counsellor`), with no new
 transcription.
 """
 
@@ -23,7 +23,7 @@ from trainer.app.store import Store
 from trainer.batch.output import session_from_dict, session_to_dict
 from trainer.coding import CODERS, DEFAULT_CODER, load_coder
 from trainer.errors import SpeakerError, TrainerError, one_line
-from trainer.pipeline import PipelineOptions, swap_session
+from trainer.pipeline import PipelineOptions, choose_counsellor
 from trainer.schema import Role
 from trainer.speakers.enrol import PROFILE_SUFFIX, enrol
 
@@ -106,17 +106,19 @@ def note_profile(document: dict[str, Any], options: PipelineOptions) -> dict[str
 
 
 def voices_to_pick(document: Mapping[str, Any]) -> tuple[Voice, ...]:
-    """The two voices a person should choose between, or () when the roles need no question.
+    """The voices a person should choose the counsellor from, or () when the roles need no question.
 
-    Asked only of single-microphone sessions with exactly two voices, whose roles came from
-    what each voice says (no profile) with a confidence below SURE.
+    Asked only of single-microphone sessions with two or more voices, whose roles came from
+    what each voice says (no profile) with a confidence below SURE. More than two voices
+    need the words stored with the result, to group the utterances anew.
     """
     speakers = document.get("speakers") or {}
     roles = speakers.get("roles") or {}
     if (
         speakers.get("method") != "diarization"
         or speakers.get(PROFILE_KEY)
-        or len(roles) != 2
+        or len(roles) < 2
+        or (len(roles) > 2 and not speakers.get("words"))
         or speakers.get("role_confidence", 1.0) >= SURE
     ):
         return ()
@@ -132,22 +134,20 @@ def voices_to_pick(document: Mapping[str, Any]) -> tuple[Voice, ...]:
 
 
 def pick_counsellor(store: Store, viewer: User, stored: StoredSession, label: str) -> StoredSession:
-    """Make the voice `label` the counsellor, as a person decided (role confidence 1.0).
+    """Make the voice `label` the counsellor and every other voice a client, as a person decided.
 
-    The other voice's choice is kept and only marked as decided; otherwise counsellor and client
-    are exchanged, the session coded again (its own coder) and its metrics recomputed.
+    The automatic choice, if it was already that, is kept and only marked as decided (role
+    confidence 1.0); otherwise the session is coded again (its own coder) and its metrics
+    recomputed, without transcribing again.
 
     Raises:
         AccessDenied: the viewer may not see the session.
-        SpeakerError: the session has no such voice, or more than two.
+        SpeakerError: the session has no such voice, or is an older result of more than two.
     """
     roles = (stored.document.get("speakers") or {}).get("roles") or {}
     if label not in roles:
         raise SpeakerError(f"session {stored.id} has no voice {label}")
     session = session_from_dict(stored.document)
-    if roles[label] == Role.COUNSELLOR.value:
-        document = session_to_dict(replace(session, speakers=replace(session.speakers, role_confidence=1.0)))
-    else:
-        coder = session.coder if session.coder in CODERS else DEFAULT_CODER
-        document = session_to_dict(swap_session(session, load_coder(coder)))
+    coder = session.coder if session.coder in CODERS else DEFAULT_CODER
+    document = session_to_dict(choose_counsellor(session, label, load_coder(coder)))
     return store.replace_document(viewer, stored.id, document)

@@ -96,6 +96,10 @@ def _speakers_dict(a: Attribution) -> dict[str, Any]:
         "n_speakers": a.n_speakers,
         "roles": {label: role.value for label, role in a.roles},
         "turns": [{"start": round(t.start, 2), "end": round(t.end, 2), "speaker": t.speaker} for t in a.turns],
+        # Every word with its voice, so roles can be chosen again without transcribing again.
+        "words": [
+            {"start": round(w.start, 3), "end": round(w.end, 3), "text": w.text, "speaker": w.speaker} for w in a.words
+        ],
     }
 
 
@@ -207,7 +211,7 @@ def session_from_dict(data: Mapping[str, Any]) -> Session:
     s = data.get("speakers")
     speakers = None
     if s:
-        from trainer.schema import SpeakerTurn
+        from trainer.schema import SpeakerTurn, Word
 
         speakers = Attribution(
             turns=tuple(SpeakerTurn(t["start"], t["end"], t["speaker"]) for t in s.get("turns", ())),
@@ -215,6 +219,7 @@ def session_from_dict(data: Mapping[str, Any]) -> Session:
             method=s["method"],
             role_confidence=s.get("role_confidence", 1.0),
             n_speakers=s.get("n_speakers", 2),
+            words=tuple(Word(w["start"], w["end"], w["text"], speaker=w["speaker"]) for w in s.get("words", ())),
         )
     return Session(
         data["source"],
