@@ -385,6 +385,18 @@ def test_progress_sentence(key, values, sentence):
     assert progress_sentence(key, values) == sentence
 
 
+def test_progress_sentence_names_a_doubtful_level_as_the_session_page_does():
+    sentence = progress_sentence("reflection_question_ratio", [0.5, 1.1], (0.8, 1.5))
+    assert sentence == (
+        "Reflections per question: 0.5 → 1.1 over your last 2 sessions, "
+        "now around the fair level, the coder cannot tell."
+    )
+    clear = progress_sentence("reflection_question_ratio", [0.5, 1.4], (1.1, 1.8))
+    assert clear.endswith("now at fair level.")
+    talk = progress_sentence("counsellor_talk_share", [0.7, 0.45], (0.25, 0.65))
+    assert talk.endswith("now around the 50% guide, one microphone cannot tell.")
+
+
 def test_guessing_passwords_is_held_up(people):
     at = sign_in("ann", "wrong-password")
     for _ in range(29):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trainer.app.ui.charts import talk_time_chart, timeline_chart
+from trainer.app.ui.charts import history_chart, talk_time_chart, timeline_chart
 from trainer.pipeline import run_session
 
 
@@ -20,3 +20,22 @@ def test_the_timeline_legend_lists_only_what_was_said(transcript_csv):
     shown = timeline_chart(session).to_dict()["encoding"]["color"]["scale"]["domain"]
     # OQ, SR, CQ and the client: no complex reflection, no "other", no uncoded counsellor turn.
     assert sorted(shown) == sorted({"Client", "Open question", "Simple reflection", "Closed question"})
+
+
+def test_progress_shows_each_sessions_likely_range_where_it_has_one():
+    points = [
+        {"date": "2026-12-01", "title": "a", "reflection_question_ratio": 0.8, "reflection_question_ratio_range": None},
+        {
+            "date": "2026-12-02",
+            "title": "b",
+            "reflection_question_ratio": 1.4,
+            "reflection_question_ratio_range": (1.0, 1.9),
+        },
+    ]
+    spec = history_chart(points, "reflection_question_ratio").to_dict()
+    bands, rule, line = spec["layer"]
+    assert rule["mark"]["type"] == "rule" and rule["mark"]["clip"] is True
+    assert rule["encoding"]["y"]["field"] == "low" and rule["encoding"]["y2"]["field"] == "high"
+    drawn = [(row["session"], row["low"], row["high"]) for row in spec["datasets"][rule["data"]["name"]]]
+    assert drawn == [("Dec 02 #2", 1.0, 1.9)]  # the session without a range draws no line
+    assert len(spec["datasets"][line["data"]["name"]]) == 2  # every session has its point

@@ -118,12 +118,16 @@ def _bands(key: str, top: float) -> pd.DataFrame:
 
 def history_chart(points: Sequence[Mapping[str, object]], key: str) -> alt.Chart:
     """One metric over sessions: one point per session (x: the sessions in order, labelled by date),
-    on shaded MITI bands."""
+    a line through its likely range where it has one (`<key>_range`: (low, high) or None), on
+    shaded MITI bands."""
     data = pd.DataFrame(points)
     data["session"] = [f"{pd.Timestamp(d):%b %d} #{i + 1}" for i, d in enumerate(data["date"])]
+    ranges = list(data.get(f"{key}_range", pd.Series([None] * len(data))))
+    data["low"] = [r[0] if r else None for r in ranges]
+    data["high"] = [r[1] if r else None for r in ranges]
     metric = METRIC[key]
     axis_format = ".0%" if metric.percent else ".1f"
-    top = 1.0 if metric.percent else max([*data[key], metric.good * 1.25])
+    top = 1.0 if metric.percent else max([*data[key], metric.good * 1.25])  # a range above the top is cut
     order = list(data["session"])
     bands = (
         alt.Chart(_bands(key, top))
@@ -144,4 +148,19 @@ def history_chart(points: Sequence[Mapping[str, object]], key: str) -> alt.Chart
             tooltip=[alt.Tooltip("session:N"), alt.Tooltip("title:N"), alt.Tooltip(f"{key}:Q", format=axis_format)],
         )
     )
-    return alt.layer(bands, line).properties(title=metric.label, height=180)
+    ranged = data.dropna(subset=["low", "high"])
+    whiskers = (
+        alt.Chart(ranged)
+        .mark_rule(color=COLOUR_HEX["blue"], opacity=0.5, strokeWidth=2, clip=True)
+        .encode(
+            x=alt.X("session:O", sort=order),
+            y=alt.Y("low:Q", scale=alt.Scale(domain=[0, top])),
+            y2="high:Q",
+            tooltip=[
+                alt.Tooltip("session:N"),
+                alt.Tooltip("low:Q", title="likely from", format=axis_format),
+                alt.Tooltip("high:Q", title="likely to", format=axis_format),
+            ],
+        )
+    )
+    return alt.layer(bands, whiskers, line).properties(title=metric.label, height=180)

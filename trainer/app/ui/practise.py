@@ -25,6 +25,7 @@ from trainer.app.ui.common import (
 )
 from trainer.errors import TrainerError, one_line
 from trainer.safe_text import markdown_text
+from trainer.scoring.feedback import level_note
 from trainer.vocabulary import METRIC, METRIC_KEYS
 
 # What the pipeline is doing while a step runs (the job records the last finished one).
@@ -163,11 +164,17 @@ def render_naming(store: Store, user: User, stored: StoredSession) -> None:
                 st.rerun()
 
 
-def progress_sentence(key: str, values: Sequence[float]) -> str:
-    """What changed in one metric over the last few sessions, and where it stands now, in one sentence."""
+def progress_sentence(key: str, values: Sequence[float], latest: tuple[float, float] | None = None) -> str:
+    """What changed in one metric over the last few sessions, and where it stands now, in one sentence.
+
+    `latest`: the likely range of the last session's value; where it straddles a threshold, the
+    sentence names the level as uncertain, as the session's own page does.
+    """
     recent = values[-PROGRESS_WINDOW:]
     metric, label, now = METRIC[key], TABLE_LABELS[key], recent[-1]
-    if metric.miti:
+    if note := level_note(key, latest):
+        where = f"now {note}"
+    elif metric.miti:
         judged = metric.judge(now).value
         where = f"now at {LEVEL_HEADINGS.get(judged, judged)} level"
     else:
@@ -207,18 +214,24 @@ def render_history(items: list[Item]) -> None:
             st.rerun()
     st.subheader("Progress")
     st.caption(
-        "One point per session, oldest on the left. Shading: MITI below fair (red), fair (orange) and good "
+        "One point per session, oldest on the left, with a line through its likely range where the coder (or, "
+        "for talk time, one microphone) left doubt. Shading: MITI below fair (red), fair (orange) and good "
         "(green); for talk time, the 50% guide."
     )
     points = [
-        {"date": stored.created_at, "title": stored.title, **{k: getattr(r.session.metrics, k) for k in METRIC_KEYS}}
+        {
+            "date": stored.created_at,
+            "title": stored.title,
+            **{k: getattr(r.session.metrics, k) for k in METRIC_KEYS},
+            **{f"{k}_range": r.session.metrics.interval(k) for k in METRIC_KEYS},
+        }
         for stored, r in items
     ]
     for row in (METRIC_KEYS[:2], METRIC_KEYS[2:]):
         for column, key in zip(st.columns(2), row):
             shown = [p for p in points if p[key] is not None]
             if shown:
-                column.markdown(progress_sentence(key, [p[key] for p in shown]))
+                column.markdown(progress_sentence(key, [p[key] for p in shown], shown[-1][f"{key}_range"]))
                 column.altair_chart(history_chart(shown, key), width="stretch")
             else:
                 column.caption(f"{METRIC[key].label}: no value yet.")

@@ -99,7 +99,7 @@ def render_metric_cards(reviewed: Reviewed) -> None:
             help_text = "Guidance, not a MITI threshold: in MI the client does most of the talking."
         text, colour = _card_level(key, value)
         interval = m.interval(key)
-        if interval is not None:  # the coder was unsure of some codes: say how far the value may be off
+        if interval is not None:  # the coder or the voices left doubt: say how far the value may be off
             note = level_note(key, interval)
             if note:  # the sentence goes in the help; the card has room for a few words only
                 text, help_text = _levels_between(key, interval), f"{help_text}. Level: {note}."
