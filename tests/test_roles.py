@@ -12,7 +12,7 @@ from trainer.batch.output import write_session_json
 from trainer.cli import main
 from trainer.coding import load_coder
 from trainer.errors import SpeakerError
-from trainer.pipeline import run_session, summarise, swap_session
+from trainer.pipeline import choose_counsellor, run_session, summarise, swap_session
 from trainer.schema import Attribution, Code, Role, SpeakerTurn, Word
 from trainer.speakers.roles import assign_roles, counsellor_probabilities, voice_profile
 from trainer.training.annomi import load_annomi
@@ -122,6 +122,19 @@ def test_more_than_two_voices_cannot_be_swapped_in_a_result(scored):
     three = Attribution((), (("S0", Role.COUNSELLOR), ("S1", Role.CLIENT), ("S2", Role.CLIENT)), "diarization")
     with pytest.raises(SpeakerError, match="3 voices"):
         swap_session(replace(scored, speakers=three), load_coder())
+
+
+def test_an_older_result_without_words_can_still_exchange_two_voices(scored):
+    assert scored.speakers.words == ()  # as results stored before words were kept
+    coder = load_coder()
+    chosen = choose_counsellor(scored, "S1", coder)
+    assert chosen.utterances == swap_session(scored, coder).utterances
+    assert dict(chosen.speakers.roles) == {"S0": Role.CLIENT, "S1": Role.COUNSELLOR}
+    kept = choose_counsellor(scored, "S0", coder)  # already the counsellor: only marked as decided
+    assert kept.utterances == scored.utterances and kept.speakers.role_confidence == 1.0
+    three = Attribution((), (("S0", Role.COUNSELLOR), ("S1", Role.CLIENT), ("S2", Role.CLIENT)), "diarization")
+    with pytest.raises(SpeakerError, match="score the recording again"):
+        choose_counsellor(replace(scored, speakers=three), "S2", coder)
 
 
 def test_swap_roles_command_rewrites_the_result(tmp_path, scored):
