@@ -174,19 +174,25 @@ def test_an_instructor_confirms_the_counsellor_in_review(unsure_session, store, 
     assert "Which voice is the counsellor's?" not in texts(at)
 
 
-def test_with_three_voices_any_one_can_be_chosen(store, people, tmp_path):
+@pytest.fixture(scope="module")
+def three_voices(tmp_path_factory) -> tuple[dict, bytes]:
     """The stereo clip's left speaker, jfk, then its right speaker, on one channel: three real
-    voices, the counsellor found from the words 0.50 sure, so the page asks; the choice regroups
-    the stored words, with no new transcription."""
+    voices, the counsellor found from the words 0.50 sure. The scored document and the bytes."""
     left, right = load_audio(TEST_DATA / "stereo_diarization.wav").samples
     jfk = load_audio(TEST_DATA / "jfk.flac").mono()
     gap = np.zeros(SAMPLE_RATE, dtype=np.float32)
-    path = tmp_path / "three.wav"
+    path = tmp_path_factory.mktemp("three") / "three.wav"
     sf.write(path, np.concatenate([left, gap, jfk, gap, right]), SAMPLE_RATE)
     document = session_to_dict(run_session(path))
     assert len(document["speakers"]["roles"]) == 3 and document["speakers"]["role_confidence"] < SURE
+    return document, path.read_bytes()
+
+
+def test_with_three_voices_any_one_can_be_chosen(three_voices, store, people):
+    """The page asks; the choice regroups the stored words, with no new transcription."""
+    document, audio = three_voices
     incoming = store.incoming_dir / "upload.wav"
-    incoming.write_bytes(path.read_bytes())
+    incoming.write_bytes(audio)
     stored = store.add_session(people["ann"], "three.wav", document, "e" * 64, audio=incoming)
     at = sign_in("ann", session=stored.id)
     assert "Which one is you?" in texts(at)
@@ -199,6 +205,23 @@ def test_with_three_voices_any_one_can_be_chosen(store, people, tmp_path):
     said = " ".join(w["text"] for w in document["speakers"]["words"] if w["speaker"] == chosen)
     assert " ".join(u["text"] for u in after["utterances"] if u["speaker"] == "counsellor") == said
     assert "Which one is you?" not in texts(at)
+
+
+def test_with_three_voices_two_can_be_chosen_as_one_person(three_voices, store, people):
+    document, audio = three_voices
+    incoming = store.incoming_dir / "upload.wav"
+    incoming.write_bytes(audio)
+    stored = store.add_session(people["ann"], "three.wav", document, "f" * 64, audio=incoming)
+    at = sign_in("ann", session=stored.id)
+    assert at.button(key="pick-several-save").disabled  # two voices or more to join
+    pair = sorted(document["speakers"]["roles"])[1:]
+    at.multiselect(key="pick-several").set_value(pair).run()
+    at.button(key="pick-several-save").click().run()
+    assert not at.exception and not at.error
+    after = store.session(people["ann"], stored.id).document
+    assert sorted(label for label, role in after["speakers"]["roles"].items() if role == "counsellor") == pair
+    said = " ".join(w["text"] for w in document["speakers"]["words"] if w["speaker"] in pair)
+    assert " ".join(u["text"] for u in after["utterances"] if u["speaker"] == "counsellor") == said
 
 
 def test_a_sure_or_profiled_session_asks_nothing(unsure, store, people):

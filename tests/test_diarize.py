@@ -256,6 +256,13 @@ def test_any_of_three_voices_can_be_made_the_counsellor_without_transcribing_aga
         assert all((c.code is None) == (c.speaker is Role.CLIENT) for c in chosen.utterances)
     with pytest.raises(SpeakerError, match="no voice 'S9'; its voices are S"):
         choose_counsellor(stored, "S9", coder)
+    # One person's voice split in two: both voices are the counsellor's, their words in time order.
+    pair = [label for label, _ in stored.speakers.roles][:2]
+    joined = choose_counsellor(stored, pair, coder)
+    said = " ".join(w.text for w in stored.speakers.words if w.speaker in pair)
+    assert " ".join(c.text for c in joined.utterances if c.speaker is Role.COUNSELLOR) == said
+    with pytest.raises(SpeakerError, match="every voice would be the counsellor's"):
+        choose_counsellor(stored, [label for label, _ in stored.speakers.roles], coder)
 
     result = tmp_path / "three.json"
     result.write_text(json.dumps(document))
@@ -266,3 +273,7 @@ def test_any_of_three_voices_can_be_made_the_counsellor_without_transcribing_aga
     assert done.exit_code == 0, done.output
     rewritten = json.loads(result.read_text())
     assert rewritten["speakers"]["roles"][other] == "counsellor" and rewritten["speakers"]["words"]
+    both = CliRunner().invoke(main, ["swap-roles", "--counsellor", ",".join(pair), str(result)])
+    assert both.exit_code == 0, both.output
+    roles = json.loads(result.read_text())["speakers"]["roles"]
+    assert sorted(label for label, role in roles.items() if role == "counsellor") == sorted(pair)

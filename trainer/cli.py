@@ -252,11 +252,11 @@ def report(folder: Path) -> None:
 @click.option(
     "--counsellor",
     metavar="LABEL",
-    default=None,
+    multiple=True,
     help="Make this voice (S0, S1, ... as in the result's speakers.roles) the counsellor and every other "
-    "voice a client, for recordings with more than two voices.",
+    "voice a client; repeat it (or give S0,S2) where one person's voice came out as two.",
 )
-def swap_roles(results: tuple[Path, ...], coder: str, counsellor: str | None) -> None:
+def swap_roles(results: tuple[Path, ...], coder: str, counsellor: tuple[str, ...]) -> None:
     """Exchange counsellor and client in scored results, without transcribing again.
 
     Each RESULT.json is re-coded, its metrics and feedback recomputed, and rewritten
@@ -278,12 +278,13 @@ def swap_roles(results: tuple[Path, ...], coder: str, counsellor: str | None) ->
                 session = session_from_dict(json.loads(path.read_text(encoding="utf-8")))
             except (ValueError, KeyError, TypeError) as e:
                 raise click.ClickException(f"{path}: not a result written by trainer score ({e})") from e
-            if counsellor is None:
+            labels = [label.strip() for given in counsellor for label in given.split(",") if label.strip()]
+            if not labels:
                 write_session_json(swap_session(session, loaded), path)
                 click.echo(f"{path}: counsellor and client exchanged", err=True)
             else:
-                write_session_json(choose_counsellor(session, counsellor, loaded), path)
-                click.echo(f"{path}: voice {counsellor} is the counsellor, every other voice a client", err=True)
+                write_session_json(choose_counsellor(session, labels, loaded), path)
+                click.echo(f"{path}: {', '.join(labels)} the counsellor, every other voice a client", err=True)
     except TrainerError as e:
         raise click.ClickException(str(e)) from e
 

@@ -9,7 +9,7 @@ leaking into the stages.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -155,25 +155,33 @@ def run_session(
     return session
 
 
-def choose_counsellor(session: Session, counsellor: str, coder: Coder) -> Session:
-    """The session with the voice `counsellor` as the counsellor and every other voice as client.
+def choose_counsellor(session: Session, counsellor: str | Collection[str], coder: Coder) -> Session:
+    """The session with the voice(s) `counsellor` as the counsellor and every other voice as client.
 
     Corrects a wrong automatic role choice without transcribing again, whatever the number
     of voices: the utterances are grouped anew from the stored words, then coded, measured
-    and given feedback. A person decided, so the role confidence becomes 1.0.
+    and given feedback. Several voices can be the counsellor's where one person's voice came
+    out as two. A person decided, so the role confidence becomes 1.0.
 
     Raises:
-        SpeakerError: the session has no such voice, or is a result from before words were
-            stored with more than two voices (score the recording again).
+        SpeakerError: the session has no such voice, every voice would be the counsellor's, or
+            it is a result from before words were stored that would need more than exchanging
+            two voices (score the recording again).
     """
+    chosen = {counsellor} if isinstance(counsellor, str) else set(counsellor)
     speakers = session.speakers
     labels = [label for label, _ in speakers.roles] if speakers is not None else []
-    if speakers is None or counsellor not in labels:
-        raise SpeakerError(f"{session.source}: no voice {counsellor!r}; its voices are {', '.join(labels) or 'none'}")
-    roles = tuple((label, Role.COUNSELLOR if label == counsellor else Role.CLIENT) for label in labels)
+    unknown = sorted(chosen - set(labels)) or ([] if chosen else ["(none)"])
+    if speakers is None or unknown:
+        raise SpeakerError(f"{session.source}: no voice {unknown[0]!r}; its voices are {', '.join(labels) or 'none'}")
+    if chosen == set(labels):
+        raise SpeakerError(f"{session.source}: every voice would be the counsellor's; leave at least one client")
+    roles = tuple((label, Role.COUNSELLOR if label in chosen else Role.CLIENT) for label in labels)
     if roles == speakers.roles:
         return replace(session, speakers=replace(speakers, role_confidence=1.0))
     if not speakers.words:  # an older result: counsellor and client can still be exchanged
+        if len(labels) != 2:
+            raise SpeakerError(f"{session.source}: {len(labels)} voices; score the recording again to choose")
         return swap_session(session, coder)
     attribution = replace(speakers, roles=roles, role_confidence=1.0)
     utterances = build_utterances(attribution)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -133,8 +133,8 @@ def voices_to_pick(document: Mapping[str, Any]) -> tuple[Voice, ...]:
     return tuple(sorted(voices, key=lambda v: v.role is not Role.COUNSELLOR))
 
 
-def pick_counsellor(store: Store, viewer: User, stored: StoredSession, label: str) -> StoredSession:
-    """Make the voice `label` the counsellor and every other voice a client, as a person decided.
+def pick_counsellor(store: Store, viewer: User, stored: StoredSession, label: str | Sequence[str]) -> StoredSession:
+    """Make the voice `label` (or voices) the counsellor and every other voice a client, as a person decided.
 
     The automatic choice, if it was already that, is kept and only marked as decided (role
     confidence 1.0); otherwise the session is coded again (its own coder) and its metrics
@@ -145,9 +145,11 @@ def pick_counsellor(store: Store, viewer: User, stored: StoredSession, label: st
         SpeakerError: the session has no such voice, or is an older result of more than two.
     """
     roles = (stored.document.get("speakers") or {}).get("roles") or {}
-    if label not in roles:
-        raise SpeakerError(f"session {stored.id} has no voice {label}")
+    labels = [label] if isinstance(label, str) else list(label)
+    missing = [chosen for chosen in labels if chosen not in roles]
+    if missing:
+        raise SpeakerError(f"session {stored.id} has no voice {missing[0]}")
     session = session_from_dict(stored.document)
     coder = session.coder if session.coder in CODERS else DEFAULT_CODER
-    document = session_to_dict(choose_counsellor(session, label, load_coder(coder)))
+    document = session_to_dict(choose_counsellor(session, labels, load_coder(coder)))
     return store.replace_document(viewer, stored.id, document)

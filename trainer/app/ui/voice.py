@@ -103,14 +103,27 @@ def render_voice_picker(store: Store, user: User, stored: StoredSession, audio: 
         except TrainerError as e:
             st.error(markdown_text(one_line(e)), icon=":material/error:")
             return
-        chosen = None
-        for number, (column, voice, clip) in enumerate(zip(st.columns(len(voices)), voices, clips), start=1):
+        chosen: str | list[str] | None = None
+        numbers = {voice.label: number for number, voice in enumerate(voices, start=1)}
+        for column, voice, clip in zip(st.columns(len(voices)), voices, clips):
             with column:
-                st.markdown(f"Voice {number}, now the {ROLE_LABELS[voice.role].lower()}")
+                st.markdown(f"Voice {numbers[voice.label]}, now the {ROLE_LABELS[voice.role].lower()}")
                 st.audio(clip, sample_rate=SAMPLE_RATE)
                 if st.button("This is me" if own else "The counsellor", key=f"pick-{voice.label}"):
                     chosen = voice.label
-        if chosen is None:
+        if len(voices) > 2:  # in a long recording one person's voice can come out as two
+            with st.container(horizontal=True, vertical_alignment="bottom"):
+                several = st.multiselect(
+                    "More than one of these is " + ("you?" if own else "the counsellor?"),
+                    list(numbers),
+                    format_func=lambda label: f"Voice {numbers[label]}",
+                    key="pick-several",
+                    placeholder="choose each one",
+                )
+                label = "These are me" if own else "These are the counsellor"
+                if st.button(label, key="pick-several-save", disabled=len(several) < 2):
+                    chosen = several
+        if not chosen:
             return
         try:
             with st.spinner("Coding the session again…"):
