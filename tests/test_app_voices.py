@@ -188,40 +188,44 @@ def three_voices(tmp_path_factory) -> tuple[dict, bytes]:
     return document, path.read_bytes()
 
 
-def test_with_three_voices_any_one_can_be_chosen(three_voices, store, people):
-    """The page asks; the choice regroups the stored words, with no new transcription."""
+def open_three(three_voices, store, people, digest: str):
+    """The three-voice session stored as ann's, and ann's page on it."""
     document, audio = three_voices
     incoming = store.incoming_dir / "upload.wav"
     incoming.write_bytes(audio)
-    stored = store.add_session(people["ann"], "three.wav", document, "e" * 64, audio=incoming)
-    at = sign_in("ann", session=stored.id)
+    stored = store.add_session(people["ann"], "three.wav", document, digest * 64, audio=incoming)
+    return stored, sign_in("ann", session=stored.id)
+
+
+def assert_counsellor_is(document: dict, after: dict, labels: list[str]) -> None:
+    """Exactly `labels` are the counsellor's voices, and the counsellor's utterances hold their words."""
+    assert sorted(label for label, role in after["speakers"]["roles"].items() if role == "counsellor") == labels
+    said = " ".join(w["text"] for w in document["speakers"]["words"] if w["speaker"] in labels)
+    assert " ".join(u["text"] for u in after["utterances"] if u["speaker"] == "counsellor") == said
+
+
+def test_with_three_voices_any_one_can_be_chosen(three_voices, store, people):
+    """The page asks; the choice regroups the stored words, with no new transcription."""
+    document = three_voices[0]
+    stored, at = open_three(three_voices, store, people, "e")
     assert "Which one is you?" in texts(at)
     assert len(at.get("audio")) == 4  # three voices' clips, and the whole recording in the sidebar
     chosen = next(label for label, role in document["speakers"]["roles"].items() if role == "client")
     at.button(key=f"pick-{chosen}").click().run()
     assert not at.exception and not at.error
-    after = store.session(people["ann"], stored.id).document
-    assert [label for label, role in after["speakers"]["roles"].items() if role == "counsellor"] == [chosen]
-    said = " ".join(w["text"] for w in document["speakers"]["words"] if w["speaker"] == chosen)
-    assert " ".join(u["text"] for u in after["utterances"] if u["speaker"] == "counsellor") == said
+    assert_counsellor_is(document, store.session(people["ann"], stored.id).document, [chosen])
     assert "Which one is you?" not in texts(at)
 
 
 def test_with_three_voices_two_can_be_chosen_as_one_person(three_voices, store, people):
-    document, audio = three_voices
-    incoming = store.incoming_dir / "upload.wav"
-    incoming.write_bytes(audio)
-    stored = store.add_session(people["ann"], "three.wav", document, "f" * 64, audio=incoming)
-    at = sign_in("ann", session=stored.id)
+    document = three_voices[0]
+    stored, at = open_three(three_voices, store, people, "f")
     assert at.button(key="pick-several-save").disabled  # two voices or more to join
     pair = sorted(document["speakers"]["roles"])[1:]
     at.multiselect(key="pick-several").set_value(pair).run()
     at.button(key="pick-several-save").click().run()
     assert not at.exception and not at.error
-    after = store.session(people["ann"], stored.id).document
-    assert sorted(label for label, role in after["speakers"]["roles"].items() if role == "counsellor") == pair
-    said = " ".join(w["text"] for w in document["speakers"]["words"] if w["speaker"] in pair)
-    assert " ".join(u["text"] for u in after["utterances"] if u["speaker"] == "counsellor") == said
+    assert_counsellor_is(document, store.session(people["ann"], stored.id).document, pair)
 
 
 def test_a_sure_or_profiled_session_asks_nothing(unsure, store, people):
