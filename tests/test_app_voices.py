@@ -235,7 +235,16 @@ def test_a_sure_or_profiled_session_asks_nothing(unsure, store, people):
         incoming.write_bytes(audio)
         changed = {**document, "speakers": {**document["speakers"], **speakers}}
         stored = store.add_session(people["ann"], f"s{n}.wav", changed, f"{n}" * 64, audio=incoming)
-        assert "Which one is you?" not in texts(sign_in("ann", session=stored.id))
+        at = sign_in("ann", session=stored.id)
+        assert "Which one is you?" not in texts(at) and len(at.get("audio")) == 1  # only the recording
+    # Sure roles can still be wrong: behind the switch, the same choice (here: the profile's session).
+    at.toggle(key=f"voices-{stored.id}").set_value(True).run()
+    assert "Which one is you?" in texts(at) and "found by your saved voice" in texts(at)
+    other = next(label for label, role in document["speakers"]["roles"].items() if role == "client")
+    at.button(key=f"pick-{other}").click().run()
+    assert not at.exception and not at.error
+    assert counsellor_of(store.session(people["ann"], stored.id).document) == other
+    assert "Which one is you?" not in texts(at) and not at.toggle(key=f"voices-{stored.id}").value
 
 
 def test_an_enrolled_voice_is_the_counsellor_of_a_scored_recording(store, people):

@@ -106,21 +106,14 @@ def note_profile(document: dict[str, Any], options: PipelineOptions) -> dict[str
 
 
 def voices_to_pick(document: Mapping[str, Any]) -> tuple[Voice, ...]:
-    """The voices a person should choose the counsellor from, or () when the roles need no question.
+    """The voices a person can choose the counsellor from, counsellor first; () where roles are not by voice.
 
-    Asked only of single-microphone sessions with two or more voices, whose roles came from
-    what each voice says (no profile) with a confidence below SURE. More than two voices
-    need the words stored with the result, to group the utterances anew.
+    Single-microphone sessions with two voices or more; more than two need the words stored
+    with the result, to group the utterances anew.
     """
     speakers = document.get("speakers") or {}
     roles = speakers.get("roles") or {}
-    if (
-        speakers.get("method") != "diarization"
-        or speakers.get(PROFILE_KEY)
-        or len(roles) < 2
-        or (len(roles) > 2 and not speakers.get("words"))
-        or speakers.get("role_confidence", 1.0) >= SURE
-    ):
+    if speakers.get("method") != "diarization" or len(roles) < 2 or (len(roles) > 2 and not speakers.get("words")):
         return ()
     voices = []
     for label, role in roles.items():
@@ -131,6 +124,13 @@ def voices_to_pick(document: Mapping[str, Any]) -> tuple[Voice, ...]:
         end = min(longest["end"], longest["start"] + CLIP_S)
         voices.append(Voice(label, Role(role), longest["start"], end))
     return tuple(sorted(voices, key=lambda v: v.role is not Role.COUNSELLOR))
+
+
+def roles_unsure(document: Mapping[str, Any]) -> bool:
+    """Whether to ask which voice is the counsellor's: found from the words (no profile, no person)
+    with a confidence below SURE."""
+    speakers = document.get("speakers") or {}
+    return not speakers.get(PROFILE_KEY) and speakers.get("role_confidence", 1.0) < SURE
 
 
 def pick_counsellor(store: Store, viewer: User, stored: StoredSession, label: str | Sequence[str]) -> StoredSession:

@@ -1,4 +1,4 @@
-"""The trainee's "My voice" page, and the "which one is you?" question on an unsure session."""
+"""The trainee's "My voice" page, and the "which one is you?" question (asked on an unsure session)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ from trainer.app.accounts import User
 from trainer.app.review import StoredSession
 from trainer.app.store import Store
 from trainer.app.voices import (
+    PROFILE_KEY,
     delete_profile,
     enrol_upload,
     has_profile,
     pick_counsellor,
     profile_path,
+    roles_unsure,
     voices_to_pick,
 )
 from trainer.errors import TrainerError, one_line
@@ -82,20 +84,36 @@ def _clips(audio: str, spans: tuple[tuple[float, float], ...]) -> list[np.ndarra
     return [samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)] for start, end in spans]
 
 
+def _how_chosen(speakers: dict, own: bool) -> str:
+    """How the counsellor's voice was found, in a sentence."""
+    if speakers.get(PROFILE_KEY):
+        return f"The counsellor was found by {'your' if own else 'the trainee’s'} saved voice."
+    confidence = speakers.get("role_confidence", 1.0)
+    if confidence >= 1.0:
+        return "The counsellor was chosen by a person."
+    return f"The counsellor was picked by what each voice says, {confidence:.0%} sure."
+
+
 def render_voice_picker(store: Store, user: User, stored: StoredSession, audio: Path | None) -> None:
-    """Ask which voice is the counsellor's when the roles are unsure; the answer re-codes the session."""
+    """Ask which voice is the counsellor's when the roles are unsure, else offer it behind a switch;
+    the answer re-codes the session."""
     voices = voices_to_pick(stored.document)
     if not voices or audio is None or not audio.is_file():
         return
     own = user.id == stored.owner.id
-    confidence = stored.document["speakers"]["role_confidence"]
+    unsure = roles_unsure(stored.document)
+    # Sure roles can still be wrong (or a click was): the switch keeps the clips undecoded until asked.
+    if not unsure and not st.toggle(
+        "Change which voice is " + ("yours" if own else "the counsellor's"), key=f"voices-{stored.id}"
+    ):
+        return
     with st.container(border=True, key="voice_picker"):
         st.markdown("**Which one is you?**" if own else "**Which voice is the counsellor's?**")
         advice = ""
-        if own and not has_profile(store, user):
+        if own and unsure and not has_profile(store, user):
             advice = " Saving your voice under *My voice* spares this question next time."
         st.caption(
-            f"The counsellor was picked by what each voice says, {confidence:.0%} sure. Listen to each voice "
+            f"{_how_chosen(stored.document['speakers'], own)} Listen to each voice "
             f"and choose: the session is coded again, without transcribing it again.{advice}"
         )
         try:
@@ -131,4 +149,5 @@ def render_voice_picker(store: Store, user: User, stored: StoredSession, audio: 
         except TrainerError as e:
             st.error(markdown_text(one_line(e)), icon=":material/error:")
             return
+    st.session_state.pop(f"voices-{stored.id}", None)  # decided: the switch folds the voices away again
     st.rerun()
