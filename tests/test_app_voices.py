@@ -222,10 +222,25 @@ def test_with_three_voices_two_can_be_chosen_as_one_person(three_voices, store, 
     stored, at = open_three(three_voices, store, people, "f")
     assert at.button(key="pick-several-save").disabled  # two voices or more to join
     pair = sorted(document["speakers"]["roles"])[1:]
-    at.multiselect(key="pick-several").set_value(pair).run()
+    at.multiselect(key=f"pick-several-{stored.id}").set_value(pair).run()
     at.button(key="pick-several-save").click().run()
     assert not at.exception and not at.error
     assert_counsellor_is(document, store.session(people["ann"], stored.id).document, pair)
+
+
+def test_with_three_voices_an_observer_is_set_aside(three_voices, store, people):
+    document = three_voices[0]
+    stored, at = open_three(three_voices, store, people, "a")
+    counsellor, observer, client = sorted(document["speakers"]["roles"])
+    at.multiselect(key=f"pick-observers-{stored.id}").set_value([observer]).run()
+    assert at.button(key=f"pick-{observer}").disabled  # an observer is not the counsellor
+    at.button(key=f"pick-{counsellor}").click().run()
+    assert not at.exception and not at.error
+    after = store.session(people["ann"], stored.id).document
+    assert_counsellor_is(document, after, [counsellor])
+    assert after["speakers"]["observers"] == [observer]
+    heard = " ".join(w["text"] for w in document["speakers"]["words"] if w["speaker"] == client)
+    assert " ".join(u["text"] for u in after["utterances"] if u["speaker"] == "client") == heard
 
 
 def test_a_sure_or_profiled_session_asks_nothing(unsure, store, people):

@@ -261,8 +261,18 @@ def test_any_of_three_voices_can_be_made_the_counsellor_without_transcribing_aga
     joined = choose_counsellor(stored, pair, coder)
     said = " ".join(w.text for w in stored.speakers.words if w.speaker in pair)
     assert " ".join(c.text for c in joined.utterances if c.speaker is Role.COUNSELLOR) == said
-    with pytest.raises(SpeakerError, match="every voice would be the counsellor's"):
+    with pytest.raises(SpeakerError, match="leave at least one voice as the client"):
         choose_counsellor(stored, [label for label, _ in stored.speakers.roles], coder)
+    # An observer's words count for nobody, and come back when the observer is taken back.
+    counsellor, observer, client = (label for label, _ in stored.speakers.roles)
+    aside = choose_counsellor(stored, counsellor, coder, observers=[observer])
+    by_role = {role: " ".join(c.text for c in aside.utterances if c.speaker is role) for role in Role}
+    for role, label in ((Role.COUNSELLOR, counsellor), (Role.CLIENT, client)):
+        assert by_role[role] == " ".join(w.text for w in stored.speakers.words if w.speaker == label)
+    assert not any("voices found" in w for w in aside.warnings)  # a person set out every voice
+    assert session_from_dict(session_to_dict(aside)).speakers.observers == (observer,)
+    back = choose_counsellor(aside, counsellor, coder)
+    assert [c.utterance for c in back.utterances] == [c.utterance for c in session.utterances]
 
     result = tmp_path / "three.json"
     result.write_text(json.dumps(document))
@@ -277,3 +287,8 @@ def test_any_of_three_voices_can_be_made_the_counsellor_without_transcribing_aga
     assert both.exit_code == 0, both.output
     roles = json.loads(result.read_text())["speakers"]["roles"]
     assert sorted(label for label, role in roles.items() if role == "counsellor") == sorted(pair)
+    watched = CliRunner().invoke(main, ["swap-roles", "--counsellor", counsellor, "--observer", observer, str(result)])
+    assert watched.exit_code == 0, watched.output
+    assert json.loads(result.read_text())["speakers"]["observers"] == [observer]
+    alone = CliRunner().invoke(main, ["swap-roles", "--observer", observer, str(result)])
+    assert alone.exit_code == 2 and "--observer needs --counsellor" in alone.output

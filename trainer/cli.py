@@ -244,6 +244,11 @@ def report(folder: Path) -> None:
     click.echo(f"report: {files.html} (table: {files.csv})", err=True)
 
 
+def _labels(given: tuple[str, ...]) -> list[str]:
+    """Voice labels from repeated options, each of which may also be a comma-separated list."""
+    return [label.strip() for option in given for label in option.split(",") if label.strip()]
+
+
 @main.command("swap-roles")
 @click.argument("results", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -256,13 +261,20 @@ def report(folder: Path) -> None:
     help="Make this voice (S0, S1, ... as in the result's speakers.roles) the counsellor and every other "
     "voice a client; repeat it (or give S0,S2) where one person's voice came out as two.",
 )
-def swap_roles(results: tuple[Path, ...], coder: str, counsellor: tuple[str, ...]) -> None:
-    """Exchange counsellor and client in scored results, without transcribing again.
+@click.option(
+    "--observer",
+    metavar="LABEL",
+    multiple=True,
+    help="Set this voice aside as neither counsellor nor client (an observer): its words count for nobody. "
+    "Needs --counsellor.",
+)
+def swap_roles(results: tuple[Path, ...], coder: str, counsellor: tuple[str, ...], observer: tuple[str, ...]) -> None:
+    """Exchange counsellor and client in scored results, or name each voice's role, without transcribing again.
 
     Each RESULT.json is re-coded, its metrics and feedback recomputed, and rewritten
     in place. summary.csv is not touched: run `trainer report` again if you use it.
 
-    Example: trainer swap-roles out/week3.json (with three voices: --counsellor S2 out/group.json)
+    Example: trainer swap-roles out/week3.json (three voices: --counsellor S2 --observer S1 out/group.json)
     """
     import json
 
@@ -271,6 +283,9 @@ def swap_roles(results: tuple[Path, ...], coder: str, counsellor: tuple[str, ...
     from trainer.errors import TrainerError
     from trainer.pipeline import choose_counsellor, swap_session
 
+    if observer and not counsellor:
+        raise click.UsageError("--observer needs --counsellor: name the counsellor's voice too")
+
     try:
         loaded = load_coder(coder)
         for path in results:
@@ -278,13 +293,14 @@ def swap_roles(results: tuple[Path, ...], coder: str, counsellor: tuple[str, ...
                 session = session_from_dict(json.loads(path.read_text(encoding="utf-8")))
             except (ValueError, KeyError, TypeError) as e:
                 raise click.ClickException(f"{path}: not a result written by trainer score ({e})") from e
-            labels = [label.strip() for given in counsellor for label in given.split(",") if label.strip()]
+            labels, aside = _labels(counsellor), _labels(observer)
             if not labels:
                 write_session_json(swap_session(session, loaded), path)
                 click.echo(f"{path}: counsellor and client exchanged", err=True)
             else:
-                write_session_json(choose_counsellor(session, labels, loaded), path)
-                click.echo(f"{path}: {', '.join(labels)} the counsellor, every other voice a client", err=True)
+                write_session_json(choose_counsellor(session, labels, loaded, aside), path)
+                aside_note = f", {', '.join(aside)} set aside" if aside else ""
+                click.echo(f"{path}: {', '.join(labels)} the counsellor{aside_note}, the rest client", err=True)
     except TrainerError as e:
         raise click.ClickException(str(e)) from e
 

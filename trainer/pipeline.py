@@ -25,7 +25,7 @@ from trainer.scoring.metrics import compute_metrics
 from trainer.scoring.quality import estimate_quality
 from trainer.scoring.talk_time import role_speech, swap_talk, talk_stats
 from trainer.scoring.utterances import build_utterances
-from trainer.speakers import SpeakerOptions, attribute, choose_method
+from trainer.speakers import SpeakerOptions, attribute, choose_method, extra_voices_warning
 from trainer.speech.audio import MAX_HOURS, load_audio
 from trainer.speech.longform import transcribe_recording
 from trainer.speech.transcribe import TranscribeOptions
@@ -155,37 +155,46 @@ def run_session(
     return session
 
 
-def choose_counsellor(session: Session, counsellor: str | Collection[str], coder: Coder) -> Session:
-    """The session with the voice(s) `counsellor` as the counsellor and every other voice as client.
+def choose_counsellor(
+    session: Session, counsellor: str | Collection[str], coder: Coder, observers: Collection[str] = ()
+) -> Session:
+    """The session with the voice(s) `counsellor` as the counsellor, `observers` set aside and
+    every other voice as client.
 
     Corrects a wrong automatic role choice without transcribing again, whatever the number
     of voices: the utterances are grouped anew from the stored words, then coded, measured
     and given feedback. Several voices can be the counsellor's where one person's voice came
-    out as two. A person decided, so the role confidence becomes 1.0.
+    out as two; an observer's words count for nobody. A person decided, so the role
+    confidence becomes 1.0.
 
     Raises:
-        SpeakerError: the session has no such voice, every voice would be the counsellor's, or
-            it is a result from before words were stored that would need more than exchanging
-            two voices (score the recording again).
+        SpeakerError: the session has no such voice, no voice would be left as client, or it is
+            a result from before words were stored that would need more than exchanging two
+            voices (score the recording again).
     """
     chosen = {counsellor} if isinstance(counsellor, str) else set(counsellor)
+    aside = set(observers)
     speakers = session.speakers
     labels = [label for label, _ in speakers.roles] if speakers is not None else []
-    unknown = sorted(chosen - set(labels)) or ([] if chosen else ["(none)"])
+    unknown = sorted((chosen | aside) - set(labels)) or ([] if chosen else ["(none)"])
     if speakers is None or unknown:
         raise SpeakerError(f"{session.source}: no voice {unknown[0]!r}; its voices are {', '.join(labels) or 'none'}")
-    if chosen == set(labels):
-        raise SpeakerError(f"{session.source}: every voice would be the counsellor's; leave at least one client")
+    if not set(labels) - chosen - aside or chosen & aside:
+        raise SpeakerError(f"{session.source}: leave at least one voice as the client, and each voice one role")
     roles = tuple((label, Role.COUNSELLOR if label in chosen else Role.CLIENT) for label in labels)
-    if roles == speakers.roles:
+    kept = tuple(label for label in labels if label in aside)
+    if roles == speakers.roles and kept == speakers.observers:
         return replace(session, speakers=replace(speakers, role_confidence=1.0))
     if not speakers.words:  # an older result: counsellor and client can still be exchanged
-        if len(labels) != 2:
+        if len(labels) != 2 or kept:
             raise SpeakerError(f"{session.source}: {len(labels)} voices; score the recording again to choose")
         return swap_session(session, coder)
-    attribution = replace(speakers, roles=roles, role_confidence=1.0)
+    attribution = replace(speakers, roles=roles, role_confidence=1.0, observers=kept)
     utterances = build_utterances(attribution)
-    return _recoded(session, utterances, attribution, talk_stats(utterances, role_speech(attribution)), coder)
+    # Set out by a person: the warning that extra voices count as client no longer holds.
+    warnings = tuple(w for w in session.warnings if w != extra_voices_warning(speakers.n_speakers))
+    talk = talk_stats(utterances, role_speech(attribution))
+    return _recoded(replace(session, warnings=warnings), utterances, attribution, talk, coder)
 
 
 def swap_session(session: Session, coder: Coder) -> Session:

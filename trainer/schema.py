@@ -57,10 +57,19 @@ class Attribution:
     # never assign words again. Stored with the result (empty in results from before that),
     # so roles can be chosen again without transcribing again.
     words: tuple[Word, ...] = ()
+    # Voices a person set aside as neither counsellor nor client (an observer, a supervisor):
+    # their words stay stored but count for nobody.
+    observers: tuple[str, ...] = ()
 
     def role_of(self, speaker: str) -> Role:
         """Role of a speaker label; unknown labels count as client (never as counsellor)."""
         return dict(self.roles).get(speaker, Role.CLIENT)
+
+    def counted_words(self) -> tuple[Word, ...]:
+        """The words of the counsellor and the client, without the observers'."""
+        if not self.observers:
+            return self.words
+        return tuple(w for w in self.words if (w.speaker or "") not in self.observers)
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ class Voice:
     role: Role
     clip_start: float  # seconds into the recording
     clip_end: float
+    observer: bool = False  # set aside by a person: neither counsellor nor client
 
 
 def profile_path(store: Store, user: User) -> Path:
@@ -122,8 +123,9 @@ def voices_to_pick(document: Mapping[str, Any]) -> tuple[Voice, ...]:
             return ()
         longest = max(turns, key=lambda t: t["end"] - t["start"])
         end = min(longest["end"], longest["start"] + CLIP_S)
-        voices.append(Voice(label, Role(role), longest["start"], end))
-    return tuple(sorted(voices, key=lambda v: v.role is not Role.COUNSELLOR))
+        observer = label in speakers.get("observers", ())
+        voices.append(Voice(label, Role(role), longest["start"], end, observer))
+    return tuple(sorted(voices, key=lambda v: (v.role is not Role.COUNSELLOR, v.observer)))
 
 
 def roles_unsure(document: Mapping[str, Any]) -> bool:
@@ -133,8 +135,11 @@ def roles_unsure(document: Mapping[str, Any]) -> bool:
     return not speakers.get(PROFILE_KEY) and speakers.get("role_confidence", 1.0) < SURE
 
 
-def pick_counsellor(store: Store, viewer: User, stored: StoredSession, label: str | Sequence[str]) -> StoredSession:
-    """Make the voice `label` (or voices) the counsellor and every other voice a client, as a person decided.
+def pick_counsellor(
+    store: Store, viewer: User, stored: StoredSession, label: str | Sequence[str], observers: Sequence[str] = ()
+) -> StoredSession:
+    """Make the voice `label` (or voices) the counsellor, `observers` neither counsellor nor client,
+    and every other voice a client, as a person decided.
 
     The automatic choice, if it was already that, is kept and only marked as decided (role
     confidence 1.0); otherwise the session is coded again (its own coder) and its metrics
@@ -146,10 +151,10 @@ def pick_counsellor(store: Store, viewer: User, stored: StoredSession, label: st
     """
     roles = (stored.document.get("speakers") or {}).get("roles") or {}
     labels = [label] if isinstance(label, str) else list(label)
-    missing = [chosen for chosen in labels if chosen not in roles]
+    missing = [chosen for chosen in [*labels, *observers] if chosen not in roles]
     if missing:
         raise SpeakerError(f"session {stored.id} has no voice {missing[0]}")
     session = session_from_dict(stored.document)
     coder = session.coder if session.coder in CODERS else DEFAULT_CODER
-    document = session_to_dict(choose_counsellor(session, labels, load_coder(coder)))
+    document = session_to_dict(choose_counsellor(session, labels, load_coder(coder), observers))
     return store.replace_document(viewer, stored.id, document)

@@ -100,6 +100,7 @@ def _speakers_dict(a: Attribution) -> dict[str, Any]:
         "words": [
             {"start": round(w.start, 3), "end": round(w.end, 3), "text": w.text, "speaker": w.speaker} for w in a.words
         ],
+        "observers": list(a.observers),
     }
 
 
@@ -220,6 +221,7 @@ def session_from_dict(data: Mapping[str, Any]) -> Session:
             role_confidence=s.get("role_confidence", 1.0),
             n_speakers=s.get("n_speakers", 2),
             words=tuple(Word(w["start"], w["end"], w["text"], speaker=w["speaker"]) for w in s.get("words", ())),
+            observers=tuple(s.get("observers", ())),
         )
     return Session(
         data["source"],

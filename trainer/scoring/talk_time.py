@@ -40,7 +40,7 @@ def _intersection(a: Intervals, b: Intervals) -> float:
 def role_speech(attribution: Attribution) -> dict[Role, Intervals]:
     """Each role's speech from its attributed words, short stops inside phrases bridged."""
     spans: dict[Role, list[tuple[float, float]]] = {role: [] for role in Role}
-    for word in attribution.words:
+    for word in attribution.counted_words():
         spans[attribution.role_of(word.speaker or "")].append((word.start, word.end))
     return {role: merge(s, MIN_GAP_S) for role, s in spans.items()}
 

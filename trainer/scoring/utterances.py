@@ -43,7 +43,7 @@ def _split_turns(words: list[Word], others: list[Word], max_pause_s: float) -> l
 def build_utterances(attribution: Attribution, max_pause_s: float = MAX_PAUSE_S) -> tuple[Utterance, ...]:
     """Group the attributed words into utterances, one per turn of each role, in order of start."""
     by_role: dict[Role, list[Word]] = {role: [] for role in Role}
-    for word in attribution.words:
+    for word in attribution.counted_words():
         by_role[attribution.role_of(word.speaker or "")].append(word)
     utterances = []
     for role, words in by_role.items():

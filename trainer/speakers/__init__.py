@@ -18,7 +18,12 @@ from trainer.schema import Attribution, Transcript
 from trainer.speakers.strategy import METHODS, SpeakerOptions, Strategy, Voices
 from trainer.speech.audio import Audio
 
-__all__ = ["METHODS", "SpeakerOptions", "attribute", "choose_method"]
+__all__ = ["METHODS", "SpeakerOptions", "attribute", "choose_method", "extra_voices_warning"]
+
+
+def extra_voices_warning(found: int) -> str:
+    """The warning of a recording with more than two voices (dropped once a person set out the roles)."""
+    return f"{found} voices found; all but the counsellor count as client"
 
 
 def choose_method(audio: Audio, options: SpeakerOptions = SpeakerOptions()) -> str:
@@ -81,7 +86,7 @@ def attribute(
     if method == "diarization" and expected is not None and found < expected:
         warnings.append(f"only {found} voice(s) told apart where {expected} were expected")
     if found > 2:
-        warnings.append(f"{found} voices found; all but the counsellor count as client")
+        warnings.append(extra_voices_warning(found))
     return Attribution(
         turns=voices.turns,
         roles=roles,

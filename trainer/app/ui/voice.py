@@ -123,19 +123,32 @@ def render_voice_picker(store: Store, user: User, stored: StoredSession, audio: 
             return
         chosen: str | list[str] | None = None
         numbers = {voice.label: number for number, voice in enumerate(voices, start=1)}
+        observers: list[str] = []
+        if len(voices) > 2:  # an observer's words count for nobody
+            observers = st.multiselect(
+                "Observers: neither " + ("you" if own else "the counsellor") + " nor the client (their words count "
+                "for nobody)",
+                list(numbers),
+                default=[v.label for v in voices if v.observer],
+                format_func=lambda label: f"Voice {numbers[label]}",
+                key=f"pick-observers-{stored.id}",
+                placeholder="none",
+            )
         for column, voice, clip in zip(st.columns(len(voices)), voices, clips):
             with column:
-                st.markdown(f"Voice {numbers[voice.label]}, now the {ROLE_LABELS[voice.role].lower()}")
+                now = "set aside" if voice.observer else f"the {ROLE_LABELS[voice.role].lower()}"
+                st.markdown(f"Voice {numbers[voice.label]}, now {now}")
                 st.audio(clip, sample_rate=SAMPLE_RATE)
-                if st.button("This is me" if own else "The counsellor", key=f"pick-{voice.label}"):
+                label = "This is me" if own else "The counsellor"
+                if st.button(label, key=f"pick-{voice.label}", disabled=voice.label in observers):
                     chosen = voice.label
         if len(voices) > 2:  # in a long recording one person's voice can come out as two
             with st.container(horizontal=True, vertical_alignment="bottom"):
                 several = st.multiselect(
                     "More than one of these is " + ("you?" if own else "the counsellor?"),
-                    list(numbers),
+                    [label for label in numbers if label not in observers],
                     format_func=lambda label: f"Voice {numbers[label]}",
-                    key="pick-several",
+                    key=f"pick-several-{stored.id}",
                     placeholder="choose each one",
                 )
                 label = "These are me" if own else "These are the counsellor"
@@ -145,7 +158,7 @@ def render_voice_picker(store: Store, user: User, stored: StoredSession, audio: 
             return
         try:
             with st.spinner("Coding the session again…"):
-                pick_counsellor(store, user, stored, chosen)
+                pick_counsellor(store, user, stored, chosen, observers)
         except TrainerError as e:
             st.error(markdown_text(one_line(e)), icon=":material/error:")
             return
