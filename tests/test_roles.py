@@ -14,6 +14,8 @@ from trainer.coding import load_coder
 from trainer.errors import SpeakerError
 from trainer.pipeline import choose_counsellor, run_session, summarise, swap_session
 from trainer.schema import Attribution, Code, Role, SpeakerTurn, Word
+from trainer.scoring.checks import check_roles
+from trainer.scoring.utterances import build_utterances
 from trainer.speakers.roles import assign_roles, counsellor_probabilities, voice_profile
 from trainer.training.annomi import load_annomi
 
@@ -154,3 +156,16 @@ def test_swap_roles_command_refuses_other_json(tmp_path):
     result = CliRunner().invoke(main, ["swap-roles", str(path)])
     assert result.exit_code != 0
     assert "not a result written by trainer score" in result.output
+
+
+def test_choosing_the_counsellor_again_renews_the_warnings_about_roles():
+    words, turns = words_of(DIALOGUE)  # S0 three turns, S1 two
+    roles = (("S0", Role.COUNSELLOR), ("S1", Role.CLIENT))
+    attribution = Attribution(tuple(turns), roles, "diarization", role_confidence=0.6, words=tuple(words))
+    coder = load_coder("rules")
+    coded = coder.code(build_utterances(attribution))
+    warnings = ("a quiet recording", *check_roles(coded))
+    session = summarise("s.wav", 30.0, coded, speakers=attribution, warnings=warnings)
+    assert "only 3 counsellor utterance(s): too few for reliable metrics" in session.warnings
+    chosen = choose_counsellor(session, "S1", coder)
+    assert chosen.warnings == ("a quiet recording", "only 2 counsellor utterance(s): too few for reliable metrics")

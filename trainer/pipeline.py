@@ -230,14 +230,18 @@ def _recoded(
     talk: TalkStats | None,
     coder: Coder,
 ) -> Session:
-    """A scored session with new roles: its utterances coded again, metrics and feedback anew."""
+    """A scored session with new roles: its utterances coded again, metrics, feedback and the
+    warnings about the roles (too few counsellor turns, no client) anew."""
+    coded = coder.code(utterances)
+    stale = set(check_roles(session.utterances))
+    warnings = tuple(w for w in session.warnings if w not in stale) + check_roles(coded)
     return summarise(
         session.source,
         session.duration_s,
-        coder.code(utterances),
+        coded,
         speakers=speakers,
         transcript_model=session.transcript_model,
         coder=coder.name,
-        warnings=session.warnings,
+        warnings=warnings,
         talk=talk,
     )
