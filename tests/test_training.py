@@ -75,13 +75,16 @@ def test_train_coder_command_passes_the_context_option(tmp_path: Path, monkeypat
     _subset(DATA_DIR, tmp_path, {"0"})
     seen = []
     monkeypatch.setattr(train, "train_coder", lambda transcripts, out, options: seen.append(options) or out)
-    for extra in ([], ["--context-tokens", "12"], ["--presence-weight", "0.5"], ["--coarse-weight", "1"]):
+    changes = ([], ["--context-tokens", "12"], ["--presence-weight", "0.5"], ["--coarse-weight", "1"])
+    changes += (["--epochs", "6"],)
+    for extra in changes:
         result = CliRunner().invoke(main, ["train-coder", "--data", str(tmp_path), "--out", str(tmp_path), *extra])
         assert result.exit_code == 0, result.output
     assert seen[0] == TrainOptions()
     assert seen[1] == replace(TrainOptions(), context_tokens=12)
     assert seen[2] == replace(TrainOptions(), presence_weight=0.5)
     assert seen[3] == replace(TrainOptions(), coarse_weight=1.0)
+    assert seen[4] == replace(TrainOptions(), epochs=6)
 
 
 def test_training_with_a_fixed_seed_is_reproducible(tmp_path: Path) -> None:

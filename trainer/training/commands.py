@@ -69,6 +69,15 @@ coarse_option = loss_weight_option(
 )
 
 
+# --epochs: passes over the training transcripts.
+epochs_option = click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Passes over the training data [default: the shipped recipe's].",
+)
+
+
 def recipe(**changes: Any) -> TrainOptions:
     """The shipped training recipe with the options given on the command line (None: not given)."""
     from trainer.training.train import TrainOptions
@@ -82,6 +91,7 @@ def recipe(**changes: Any) -> TrainOptions:
 @context_option
 @presence_option
 @coarse_option
+@epochs_option
 @click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True, help="Cross-validation folds.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fold split and of training.")
 @click.option(
@@ -119,7 +129,7 @@ def evaluate(
     coder_name: str | None,
     probabilities_path: Path | None,
     float32: bool,
-    **changes: float | None,  # --context-tokens and the loss weights, as given
+    **changes: float | None,  # --context-tokens, --epochs and the loss weights, as given
 ) -> None:
     """Score the behaviour coder against AnnoMI's expert codes and print the tables (markdown).
 
@@ -167,6 +177,7 @@ def evaluate(
 @context_option
 @presence_option
 @coarse_option
+@epochs_option
 @click.option(
     "--out",
     "out_dir",
@@ -180,7 +191,7 @@ def train_coder(
     device: str,
     out_dir: Path | None,
     seed: int,
-    **changes: float | None,  # --context-tokens and the loss weights, as given
+    **changes: float | None,  # --context-tokens, --epochs and the loss weights, as given
 ) -> None:
     """Train the behaviour coder on AnnoMI, on the CPU (about 10 minutes on 2 cores).
 
