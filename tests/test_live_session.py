@@ -11,7 +11,7 @@ from rich.console import Console
 
 from tests.conftest import CQ, CR, OQ, OT, SAMPLES, SR
 from trainer.live import session as live_session
-from trainer.live.panel import render
+from trainer.live.panel import ROUGH_TALK, render
 from trainer.live.session import LiveOptions, LiveSession
 from trainer.live.stats import LONG_TURN_NUDGE, STREAK_NUDGE, LiveStats, nudges, question_streak
 from trainer.schema import Code, CodedUtterance, Role, Utterance
@@ -60,12 +60,29 @@ def test_panel_shows_counts_bands_recent_nudges_and_lag():
     console.print(render(stats))
     text = " ".join(console.export_text().split())
     assert "02:05 counsellor talk share so far: 25%" in text
+    assert "rough guess" not in text  # one microphone each: the share needs no caveat
     for row in ("Open question 1", "Closed question 2", "Simple reflection 1", "Complex reflection 0", "Other 0"):
         assert row in text
     assert "Reflections per question 0.3 practise (good from 2, MITI 4.2.1)" in text
     assert "Open questions 33% practise (good from 0.7, MITI 3.1.1)" in text
     assert "Catching up: 12 s of speech" in text and "3 s of speech left out" in text
     assert STREAK_NUDGE in text and "utterance 3" in text
+
+
+def test_panel_calls_one_microphone_talk_share_rough():
+    stats = LiveStats(65.0, ((Role.COUNSELLOR, 20.0), (Role.CLIENT, 20.0)), compute_metrics([]), (), (), "")
+    rough = replace(stats, one_microphone=True)
+    lines = [" ".join(render_text(s).split()) for s in (stats, rough)]
+    assert "talk share so far: 50%" in lines[0] and ROUGH_TALK not in lines[0]
+    assert f"talk share so far: 50% ({ROUGH_TALK})" in lines[1]
+    nothing_yet = replace(rough, talk_s=())
+    assert ROUGH_TALK not in " ".join(render_text(nothing_yet).split())  # no share yet: nothing to qualify
+
+
+def render_text(stats: LiveStats) -> str:
+    console = Console(record=True, width=200)
+    console.print(render(stats))
+    return console.export_text()
 
 
 def test_panel_gives_each_figure_its_likely_range_when_codes_are_unsure():
@@ -89,6 +106,7 @@ def test_a_stereo_role_play_replayed_is_coded_as_it_goes():
     coded = session.coded()
     stats = session.snapshot()
     assert stats.ready and not stats.error and stats.elapsed_s == pytest.approx(60.0, abs=0.1)
+    assert not stats.one_microphone
     counsellor = [c for c in coded if c.speaker is Role.COUNSELLOR]
     assert len(counsellor) >= 5 and all(c.code is not None for c in counsellor)
     assert all(c.code is None for c in coded if c.speaker is Role.CLIENT)
@@ -139,4 +157,5 @@ def test_blocks_at_a_device_rate_are_resampled():
     session.finish()
     assert session.heard_s == pytest.approx(20.0, abs=0.05)
     assert "first voice heard" in session.snapshot().roles_note
+    assert session.snapshot().one_microphone
     assert any(c.code is not None for c in session.coded())

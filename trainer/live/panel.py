@@ -13,6 +13,10 @@ from trainer.vocabulary import CODE_LABELS
 
 LEVEL_STYLES = {"good": "green", "fair": "yellow", "practise": "red", "note": "dim"}
 BEHIND_S = 5.0  # more speech than this waiting: the panel says it is catching up
+# One microphone: live windows run over turn changes and go to one of two running voices whole;
+# on real meeting speech the share was off by 0.23 (median; README, Live practice), so it is
+# shown as a rough guess and the score after Stop gives the measured range.
+ROUGH_TALK = "one microphone: a rough guess; the score after Stop gives its likely range"
 
 
 def clock(seconds: float) -> str:
@@ -28,7 +32,10 @@ def share(value: float | None) -> str:
 
 def status_lines(stats: LiveStats) -> list[str]:
     """Elapsed time, talk share, role note and how far behind the view is, one line each."""
-    lines = [f"{clock(stats.elapsed_s)}  counsellor talk share so far: {share(stats.talk_share)}", stats.roles_note]
+    talk = f"{clock(stats.elapsed_s)}  counsellor talk share so far: {share(stats.talk_share)}"
+    if stats.one_microphone and stats.talk_share is not None:
+        talk += f" ({ROUGH_TALK})"
+    lines = [talk, stats.roles_note]
     if stats.error:
         lines.append(stats.error)
     elif not stats.ready:

@@ -157,6 +157,7 @@ class LiveSession:
                 skipped_s=self._skipped_s,
                 ready=self._ready,
                 error=self.errors[-1] if self.errors else "",
+                one_microphone=self.channels != 2,
             )
 
     def _enqueue(self, window: SpeechWindow, block: bool = False) -> None:

@@ -35,6 +35,7 @@ class LiveStats:
     skipped_s: float = 0.0  # speech left out of the live view when too far behind (never from the recording)
     ready: bool = True  # models loaded
     error: str = ""  # why live figures stopped (the recording goes on), if they did
+    one_microphone: bool = False  # roles told apart by voice, not by channel: talk share is rough
 
     @property
     def talk_share(self) -> float | None:
