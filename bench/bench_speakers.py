@@ -22,9 +22,9 @@ as wrong):
    the counsellor chosen by that profile in another excerpt with the same speaker.
 5. Samples: the synthetic role plays (stereo ones mixed to mono) scored end to end:
    time on the right role (identification, no remapping), talk share error.
-6. Live practice's voice tracking on the AMI excerpts: the running talk share of each main
-   speaker's live voice, against the truth.
-7. Roles from text on the AnnoMI development transcripts.
+6. Roles from text on the AnnoMI development transcripts.
+
+Live practice's voice tracking is measured in `bench_live_voices.py`.
 
     .venv/bin/python bench/bench_speakers.py [--data ../shared/data] [--samples sample_audio] [--skip long,annomi]
 """
@@ -47,8 +47,6 @@ from pyannote.metrics.identification import IdentificationErrorRate
 from threadpoolctl import threadpool_limits
 
 from trainer.errors import SpeakerError
-from trainer.live.roles import VoiceRoles
-from trainer.live.vad import Segmenter, SpeechWindow
 from trainer.pipeline import PipelineOptions, run_session
 from trainer.schema import Attribution, CodedUtterance, Role, SpeakerTurn
 from trainer.scoring.intervals import TALK_SHARE_ERROR
@@ -199,40 +197,6 @@ def bench_ami(data: Path, truth: dict[str, Annotation]) -> dict[str, float]:
     )
     print_talk_shares(shares)
     return attributions
-
-
-def live_windows(samples: np.ndarray) -> list[SpeechWindow]:
-    """The speech windows live practice hears in a mono recording, fed in 100-ms blocks."""
-    segmenter, windows = Segmenter(), []
-    for i in range(0, len(samples), SAMPLE_RATE // 10):
-        windows += segmenter.feed(samples[None, i : i + SAMPLE_RATE // 10])
-    return windows + segmenter.flush()
-
-
-def bench_live(data: Path, truth: dict[str, Annotation]) -> None:
-    """Live practice's voice tracking (one microphone, no profile) on the AMI excerpts: the running
-    talk share, with the live voice that holds most of each main speaker's time as the counsellor."""
-    rows = []
-    for clip in sorted(truth):
-        windows = live_windows(load_audio(data / "audio" / "ami" / f"{clip}.wav").mono())
-        tracker = VoiceRoles()
-        roles = [tracker.role(w) for w in windows]
-        heard = sum(w.duration_s for w in windows)
-        ref = truth[clip]
-        total = sum(ref.label_duration(s) for s in ref.labels())
-        for speaker in ref.labels():
-            if ref.label_duration(speaker) < MAIN_SPEAKER_S or not heard:
-                continue
-            held = {
-                r: sum(
-                    ref.crop(Segment(w.start, w.end)).label_duration(speaker) for w, q in zip(windows, roles) if q is r
-                )
-                for r in Role
-            }
-            voice = max(held, key=held.get)
-            share = sum(w.duration_s for w, r in zip(windows, roles) if r is voice) / heard
-            rows.append((clip, speaker, ref.label_duration(speaker) / total, share))
-    print_talk_shares(rows, " in live practice (one microphone, no voice profile)")
 
 
 def bench_counts(data: Path) -> None:
@@ -429,7 +393,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--samples", type=Path, default=Path("sample_audio"))
-    parser.add_argument("--skip", default="", help="comma-separated: ami,counts,long,live,enrol,samples,annomi")
+    parser.add_argument("--skip", default="", help="comma-separated: ami,counts,long,enrol,samples,annomi")
     args = parser.parse_args()
     skip = set(args.skip.split(","))
     _, t_whisper = cpu_timed(load_model, TranscribeOptions().model)
@@ -440,7 +404,6 @@ def main() -> None:
         "ami": lambda: bench_ami(args.data, truth),
         "counts": lambda: bench_counts(args.data),
         "long": lambda: bench_long(args.data, truth),
-        "live": lambda: bench_live(args.data, truth),
         "enrol": lambda: bench_enrol(args.data, truth),
         "samples": lambda: bench_samples(args.samples),
         "annomi": bench_annomi_roles,
