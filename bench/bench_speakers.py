@@ -17,7 +17,8 @@ as wrong):
 3. Long sessions: pieces of real excerpts with the same speakers (cut anywhere, and cut
    at pauses), at varied levels, joined with pauses to 30 minutes, diarized from the
    audio alone and with the recognised words (as `trainer score` does), against the same
-   excerpts diarized one by one the same way; peak memory of the process.
+   excerpts diarized one by one the same way; peak memory of the process. Then what each
+   voice found in them holds: its windows' speakers and how alike its windows are.
 4. Enrolment: a voice profile from one excerpt's single-speaker time of a speaker,
    the counsellor chosen by that profile in another excerpt with the same speaker.
 5. Samples: the synthetic role plays (stereo ones mixed to mono) scored end to end:
@@ -35,6 +36,7 @@ import argparse
 import resource
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -53,7 +55,7 @@ from trainer.scoring.intervals import TALK_SHARE_ERROR
 from trainer.scoring.metrics import compute_metrics
 from trainer.scoring.utterances import build_utterances
 from trainer.speakers import SpeakerOptions, attribute
-from trainer.speakers.diarize import diarize, load_diarizer
+from trainer.speakers.diarize import cluster_windows, diarize, load_diarizer, voice_embeddings
 from trainer.speakers.enrol import profile_of, roles_by_voice
 from trainer.speakers.roles import counsellor_probabilities, voice_profile
 from trainer.speech.audio import SAMPLE_RATE, Audio, load_audio
@@ -312,6 +314,37 @@ def bench_long(data: Path, truth: dict[str, Annotation]) -> None:
     print(f"\npeak resident memory of this process so far: {peak:.0f} MB")
 
 
+def bench_groups(data: Path, truth: dict[str, Annotation]) -> None:
+    """What each voice of a long session is: its windows' speakers, and how alike they are.
+
+    The long sessions reuse the same minute of speech about 30 times, so a voice whose windows
+    are near copies of each other (median cosine far above one speaker's usual 0.6-0.7) is a
+    few seconds heard again and again rather than a person.
+    """
+    print("\n## Voices of the long sessions (cut at pauses, audio alone): windows and how alike\n")
+    print("| session | voice | windows | speakers of its windows | median cosine between its windows |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, clips in LONG_SETS.items():
+        samples, ref = joined(data, clips, truth, LONG_MINUTES, at_pauses=True)
+        windows, embeddings = voice_embeddings(samples)
+        labels = cluster_windows(embeddings, None)
+        owners = [max(d, key=d.get) if (d := window_speakers(ref, w)) else "-" for w in windows]
+        for voice in range(labels.max() + 1):
+            mine = embeddings[labels == voice]
+            alike = (mine @ mine.T)[np.triu_indices(len(mine), 1)]
+            who = Counter(o for o, v in zip(owners, labels) if v == voice).most_common(3)
+            print(
+                f"| {name} | {voice} | {len(mine)} | {', '.join(f'{s} {n}' for s, n in who)} | "
+                f"{np.median(alike) if len(alike) else float('nan'):.2f} |"
+            )
+
+
+def window_speakers(ref: Annotation, window: tuple[float, float]) -> dict[str, float]:
+    """Seconds each reference speaker talks inside a window."""
+    inside = ref.crop(Segment(*window))
+    return {s: inside.label_duration(s) for s in inside.labels()}
+
+
 def single_speaker_audio(samples: np.ndarray, ref: Annotation, speaker: str) -> np.ndarray:
     """The stretches of a recording where only `speaker` talks, joined."""
     others = Timeline([s for s, _, label in ref.itertracks(yield_label=True) if label != speaker]).support()
@@ -393,7 +426,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--samples", type=Path, default=Path("sample_audio"))
-    parser.add_argument("--skip", default="", help="comma-separated: ami,counts,long,enrol,samples,annomi")
+    parser.add_argument("--skip", default="", help="comma-separated: ami,counts,long,groups,enrol,samples,annomi")
     args = parser.parse_args()
     skip = set(args.skip.split(","))
     _, t_whisper = cpu_timed(load_model, TranscribeOptions().model)
@@ -404,6 +437,7 @@ def main() -> None:
         "ami": lambda: bench_ami(args.data, truth),
         "counts": lambda: bench_counts(args.data),
         "long": lambda: bench_long(args.data, truth),
+        "groups": lambda: bench_groups(args.data, truth),
         "enrol": lambda: bench_enrol(args.data, truth),
         "samples": lambda: bench_samples(args.samples),
         "annomi": bench_annomi_roles,
