@@ -23,7 +23,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from bench_speakers import MAIN_SPEAKER_S, print_talk_shares, read_rttm
+from bench_speakers import MAIN_SPEAKER_S, print_talk_shares, read_rttm, stretches
 from pyannote.core import Annotation, Segment
 
 from trainer.live.roles import VoiceRoles
@@ -33,7 +33,6 @@ from trainer.speakers.diarize import diarize
 from trainer.speech.audio import SAMPLE_RATE, load_audio
 
 BLOCK = SAMPLE_RATE // 10  # 100-ms blocks, as a sound card delivers them
-MIN_STRETCH_S = 1.0  # a speaker's stretch alone at least this long makes a turn
 TURN_PAIRS = (  # (first speaker, their excerpts, second speaker, theirs)
     ("FEE083", ("trn06", "trn09"), "MEO069", ("trn03", "trn00")),
     ("MEE068", ("trn00",), "MEO069", ("trn03", "trn00")),
@@ -91,19 +90,6 @@ def bench_ami(data: Path, truth: dict[str, Annotation], pieces_s: float) -> None
             if windows and ref.label_duration(speaker) >= MAIN_SPEAKER_S:
                 rows.append((clip, speaker, ref.label_duration(speaker) / total, live_share(windows, ref, speaker)))
     print_talk_shares(rows, " in live practice (one microphone, no voice profile)")
-
-
-def stretches(data: Path, truth: dict[str, Annotation], speaker: str, clips: tuple[str, ...]) -> list[np.ndarray]:
-    """The speaker's stretches of at least MIN_STRETCH_S with nobody else speaking, in order."""
-    out = []
-    for clip in clips:
-        samples, ref = load_audio(data / "audio" / "ami" / f"{clip}.wav").mono(), truth[clip]
-        others = ref.subset([s for s in ref.labels() if s != speaker]).get_timeline().support()
-        for segment in ref.label_timeline(speaker).support():
-            for alone in others.gaps(segment) if others else [segment]:
-                if alone.duration >= MIN_STRETCH_S:
-                    out.append(samples[int(alone.start * SAMPLE_RATE) : int(alone.end * SAMPLE_RATE)])
-    return out
 
 
 def turns(first: list[np.ndarray], second: list[np.ndarray], names: tuple[str, str], min_pause: float):

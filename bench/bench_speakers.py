@@ -67,6 +67,11 @@ COLLAR = 0.5  # pyannote's collar is the total width: 0.25 s either side
 MAIN_SPEAKER_S = 2.0  # speakers heard at least this long count as "main"
 LONG_MINUTES = 30
 PAUSE_S = 0.3  # a gap in the reference's speech this long is a pause a piece may end in
+MIN_STRETCH_S = 1.0  # a speaker's stretch alone at least this long makes a turn
+TWO_PEOPLE = (
+    ("FEE083", ("trn06", "trn09"), "MEO069", ("trn03", "trn00")),
+    ("MEE068", ("trn00",), "MEO069", ("trn03", "trn00")),
+)
 LONG_SETS = {
     "trn03+trn00 (MEE067, MEE068, MEO069)": ("trn03", "trn00"),
     "trn07+trn08 (four speakers)": ("trn07", "trn08"),
@@ -317,15 +322,19 @@ def bench_long(data: Path, truth: dict[str, Annotation]) -> None:
 def bench_groups(data: Path, truth: dict[str, Annotation]) -> None:
     """What each voice of a long session is: its windows' speakers, and how alike they are.
 
-    The long sessions reuse the same minute of speech about 30 times, so a voice whose windows
+    Also two real people taking turns for 30 minutes. The long sessions reuse the same minute
+    of speech about 30 times, so a voice whose windows
     are near copies of each other (median cosine far above one speaker's usual 0.6-0.7) is a
     few seconds heard again and again rather than a person.
     """
     print("\n## Voices of the long sessions (cut at pauses, audio alone): windows and how alike\n")
     print("| session | voice | windows | speakers of its windows | median cosine between its windows |")
     print("| --- | --- | --- | --- | --- |")
-    for name, clips in LONG_SETS.items():
-        samples, ref = joined(data, clips, truth, LONG_MINUTES, at_pauses=True)
+    sessions = [(name, *joined(data, clips, truth, LONG_MINUTES, at_pauses=True)) for name, clips in LONG_SETS.items()]
+    for a, clips_a, b, clips_b in TWO_PEOPLE:
+        alone = (stretches(data, truth, a, clips_a), stretches(data, truth, b, clips_b))
+        sessions.append((f"{a} + {b} taking turns", *taking_turns(alone, (a, b), LONG_MINUTES)))
+    for name, samples, ref in sessions:
         windows, embeddings = voice_embeddings(samples)
         labels = cluster_windows(embeddings, None)
         owners = [max(d, key=d.get) if (d := window_speakers(ref, w)) else "-" for w in windows]
@@ -337,6 +346,38 @@ def bench_groups(data: Path, truth: dict[str, Annotation]) -> None:
                 f"| {name} | {voice} | {len(mine)} | {', '.join(f'{s} {n}' for s, n in who)} | "
                 f"{np.median(alike) if len(alike) else float('nan'):.2f} |"
             )
+
+
+def stretches(data: Path, truth: dict[str, Annotation], speaker: str, clips: tuple[str, ...]) -> list[np.ndarray]:
+    """The speaker's stretches of at least MIN_STRETCH_S with nobody else speaking, in order."""
+    out = []
+    for clip in clips:
+        samples, ref = load_audio(data / "audio" / "ami" / f"{clip}.wav").mono(), truth[clip]
+        others = ref.subset([s for s in ref.labels() if s != speaker]).get_timeline().support()
+        for segment in ref.label_timeline(speaker).support():
+            for alone in others.gaps(segment) if others else [segment]:
+                if alone.duration >= MIN_STRETCH_S:
+                    out.append(samples[int(alone.start * SAMPLE_RATE) : int(alone.end * SAMPLE_RATE)])
+    return out
+
+
+def taking_turns(alone: tuple[list[np.ndarray], list[np.ndarray]], names: tuple[str, str], minutes: float):
+    """Two people's stretches alone, shuffled each round, at varied levels (+-6 dB) over a faint
+    noise floor, alternated with 0.05-1 s between turns up to `minutes`: the signal and its truth."""
+    rng = np.random.default_rng(0)
+    parts, ref, at = [], Annotation(), 0.0
+    while at < minutes * 60:
+        orders = [rng.permutation(len(stretch)) for stretch in alone]
+        for i in range(max(map(len, alone))):
+            for name, stretch, order in zip(names, alone, orders):
+                if i < len(stretch):
+                    piece = stretch[order[i]] * 10 ** (rng.uniform(-6.0, 6.0) / 20)
+                    piece = piece + rng.normal(0.0, 0.01 * np.sqrt(np.mean(piece**2)), len(piece))
+                    pause = np.zeros(int(rng.uniform(0.05, 1.0) * SAMPLE_RATE))
+                    ref[Segment(at, at + len(piece) / SAMPLE_RATE)] = name
+                    parts += [piece, pause]
+                    at += (len(piece) + len(pause)) / SAMPLE_RATE
+    return np.concatenate(parts).astype(np.float32), ref
 
 
 def window_speakers(ref: Annotation, window: tuple[float, float]) -> dict[str, float]:
