@@ -76,6 +76,9 @@ def test_live_page_counts_rise_while_talking_then_the_take_is_scored(app_url, tm
                     deadline_ms -= 2000
                 seen.append(coded_count(panel.inner_text()))
                 assert seen[0] >= 1 and seen[1] > seen[0]  # the counts rose during playback
+                assert "rough guess" in panel.inner_text()  # one microphone: the talk share is marked rough
+                # Five counts and three ratios: no stale row left over from an earlier redraw.
+                expect(panel.locator("[data-testid=stMetric]")).to_have_count(len(CODE_LABELS) + 3)
                 if os.environ.get("LIVE_SCREENSHOT"):  # the README's picture of the page
                     page.screenshot(path=os.environ["LIVE_SCREENSHOT"], full_page=True)
                 component.get_by_role("button", name="Stop and score").click()

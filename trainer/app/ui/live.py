@@ -7,7 +7,6 @@ saved take is queued and scored as an ordinary upload: the same pipeline, the sa
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
 import streamlit as st
@@ -63,17 +62,8 @@ def render_live(store: Store, user: User, limit_mb: int) -> None:
         translations=MESSAGES,
     )
     if context.state.playing:
-        # Redraw until Stop: pressing it starts a new run of the script, which ends this loop.
-        with st.container(key="live_panel"):
-            shown = st.empty()
-        while True:
-            stats = take.snapshot()
-            with shown.container():
-                if stats is None:
-                    st.caption("Waiting for the microphone...")
-                else:
-                    render_panel(stats)
-            time.sleep(REFRESH_S)
+        # Redrawn until Stop: pressing it starts a new run of the script, which no longer calls it.
+        st.fragment(lambda: _draw(take), run_every=REFRESH_S)()
     elif take.started and not context.state.signalling:
         path = take.stop()
         del st.session_state.live_take
@@ -82,6 +72,21 @@ def render_live(store: Store, user: User, limit_mb: int) -> None:
             data = path.read_bytes()
             path.unlink(missing_ok=True)
             submit_upload(store, user, name, data, limit_mb)
+
+
+def _draw(take: BrowserRecording) -> None:
+    """One redraw of the running panel, as its own run.
+
+    Each redraw must end: Streamlit clears what a run drew last time and did not draw again only
+    when the run ends, so redrawing in one endless run left stale rows on the page (a code
+    count from the row before, a nudge that no longer applied) whenever a redraw had fewer lines.
+    """
+    stats = take.snapshot()
+    with st.container(key="live_panel"):
+        if stats is None:
+            st.caption("Waiting for the microphone...")
+        else:
+            render_panel(stats)
 
 
 def render_panel(stats: LiveStats) -> None:
