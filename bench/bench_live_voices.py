@@ -23,7 +23,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from bench_speakers import MAIN_SPEAKER_S, print_talk_shares, read_rttm, stretches
+from bench_speakers import MAIN_SPEAKER_S, TWO_PEOPLE, print_talk_shares, read_rttm, stretches, taking_turns
 from pyannote.core import Annotation, Segment
 
 from trainer.live.roles import VoiceRoles
@@ -33,11 +33,7 @@ from trainer.speakers.diarize import diarize
 from trainer.speech.audio import SAMPLE_RATE, load_audio
 
 BLOCK = SAMPLE_RATE // 10  # 100-ms blocks, as a sound card delivers them
-TURN_PAIRS = (  # (first speaker, their excerpts, second speaker, theirs)
-    ("FEE083", ("trn06", "trn09"), "MEO069", ("trn03", "trn00")),
-    ("MEE068", ("trn00",), "MEO069", ("trn03", "trn00")),
-    ("FEE087", ("trn07", "trn08"), "FEE088", ("trn08",)),
-)
+TURN_PAIRS = (*TWO_PEOPLE, ("FEE087", ("trn07", "trn08"), "FEE088", ("trn08",)))
 
 
 def live_windows(samples: np.ndarray, pieces_s: float = 0.0) -> list[SpeechWindow]:
@@ -92,27 +88,13 @@ def bench_ami(data: Path, truth: dict[str, Annotation], pieces_s: float) -> None
     print_talk_shares(rows, " in live practice (one microphone, no voice profile)")
 
 
-def turns(first: list[np.ndarray], second: list[np.ndarray], names: tuple[str, str], min_pause: float):
-    """The two speakers' stretches alternated with pauses: the mono signal and its truth."""
-    rng = np.random.default_rng(0)
-    parts, ref, at = [], Annotation(), 0.0
-    for i in range(max(len(first), len(second))):
-        for name, stretch in zip(names, (first, second)):
-            if i < len(stretch):
-                ref[Segment(at, at + len(stretch[i]) / SAMPLE_RATE)] = name
-                pause = np.zeros(int(rng.uniform(min_pause, 1.0) * SAMPLE_RATE), dtype=np.float32)
-                parts += [stretch[i], pause]
-                at += (len(stretch[i]) + len(pause)) / SAMPLE_RATE
-    return np.concatenate(parts).astype(np.float32), ref
-
-
 def bench_turns(data: Path, truth: dict[str, Annotation], pieces_s: float, min_pause: float) -> None:
     print(f"\n## Two real voices taking turns ({min_pause:g}-1 s between turns): the first speaker's share\n")
     print("| speakers | length | turns | true share | live | live error | after Stop | error | voices after Stop |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for a, clips_a, b, clips_b in TURN_PAIRS:
         first, second = stretches(data, truth, a, clips_a), stretches(data, truth, b, clips_b)
-        samples, ref = turns(first, second, (a, b), min_pause)
+        samples, ref = taking_turns((first, second), (a, b), min_pause=min_pause)
         true = ref.label_duration(a) / ref.get_timeline().duration()
         live = live_share(live_windows(samples, pieces_s), ref, a)
         stopped, found = stopped_share(samples, ref, a)

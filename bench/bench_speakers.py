@@ -68,7 +68,7 @@ MAIN_SPEAKER_S = 2.0  # speakers heard at least this long count as "main"
 LONG_MINUTES = 30
 PAUSE_S = 0.3  # a gap in the reference's speech this long is a pause a piece may end in
 MIN_STRETCH_S = 1.0  # a speaker's stretch alone at least this long makes a turn
-TWO_PEOPLE = (
+TWO_PEOPLE = (  # (first speaker, their excerpts, second speaker, theirs)
     ("FEE083", ("trn06", "trn09"), "MEO069", ("trn03", "trn00")),
     ("MEE068", ("trn00",), "MEO069", ("trn03", "trn00")),
 )
@@ -320,12 +320,12 @@ def bench_long(data: Path, truth: dict[str, Annotation]) -> None:
 
 
 def bench_groups(data: Path, truth: dict[str, Annotation]) -> None:
-    """What each voice of a long session is: its windows' speakers, and how alike they are.
+    """What each voice of a long session, and of two real people taking turns for as long, is:
+    its windows' speakers, and how alike they are.
 
-    Also two real people taking turns for 30 minutes. The long sessions reuse the same minute
-    of speech about 30 times, so a voice whose windows
-    are near copies of each other (median cosine far above one speaker's usual 0.6-0.7) is a
-    few seconds heard again and again rather than a person.
+    The sessions reuse the same minute of speech about 30 times, so a voice whose windows are
+    near copies of each other (median cosine far above one speaker's usual 0.6-0.7) is a few
+    seconds heard again and again rather than a person.
     """
     print("\n## Voices of the long sessions (cut at pauses, audio alone): windows and how alike\n")
     print("| session | voice | windows | speakers of its windows | median cosine between its windows |")
@@ -361,19 +361,27 @@ def stretches(data: Path, truth: dict[str, Annotation], speaker: str, clips: tup
     return out
 
 
-def taking_turns(alone: tuple[list[np.ndarray], list[np.ndarray]], names: tuple[str, str], minutes: float):
-    """Two people's stretches alone, shuffled each round, at varied levels (+-6 dB) over a faint
-    noise floor, alternated with 0.05-1 s between turns up to `minutes`: the signal and its truth."""
-    rng = np.random.default_rng(0)
+def taking_turns(
+    alone: tuple[list[np.ndarray], list[np.ndarray]],
+    names: tuple[str, str],
+    minutes: float | None = None,
+    min_pause: float = 0.05,
+):
+    """Two people's stretches alone, alternated with `min_pause`-1 s between turns: the signal
+    and its truth. With `minutes`, rounds repeat up to that length, each shuffled and every
+    stretch at a varied level (+-6 dB) over a faint noise floor; without, one round in order."""
+    rng, varied = np.random.default_rng(0), minutes is not None
     parts, ref, at = [], Annotation(), 0.0
-    while at < minutes * 60:
-        orders = [rng.permutation(len(stretch)) for stretch in alone]
+    while not parts or (varied and at < minutes * 60):
+        orders = [rng.permutation(len(s)) if varied else np.arange(len(s)) for s in alone]
         for i in range(max(map(len, alone))):
             for name, stretch, order in zip(names, alone, orders):
                 if i < len(stretch):
-                    piece = stretch[order[i]] * 10 ** (rng.uniform(-6.0, 6.0) / 20)
-                    piece = piece + rng.normal(0.0, 0.01 * np.sqrt(np.mean(piece**2)), len(piece))
-                    pause = np.zeros(int(rng.uniform(0.05, 1.0) * SAMPLE_RATE))
+                    piece = stretch[order[i]]
+                    if varied:
+                        piece = piece * 10 ** (rng.uniform(-6.0, 6.0) / 20)
+                        piece = piece + rng.normal(0.0, 0.01 * np.sqrt(np.mean(piece**2)), len(piece))
+                    pause = np.zeros(int(rng.uniform(min_pause, 1.0) * SAMPLE_RATE))
                     ref[Segment(at, at + len(piece) / SAMPLE_RATE)] = name
                     parts += [piece, pause]
                     at += (len(piece) + len(pause)) / SAMPLE_RATE

@@ -30,6 +30,13 @@ def replay(session: LiveSession, samples: np.ndarray, samplerate: int = 16000, b
         session.feed(samples[:, i : i + step].T)
 
 
+def panel_text(stats: LiveStats, width: int) -> str:
+    """The terminal panel as one line of words (the box and line breaks dropped to spaces)."""
+    console = Console(record=True, width=width)
+    console.print(render(stats))
+    return " ".join(console.export_text().split())
+
+
 @pytest.mark.parametrize(
     ("codes", "streak"),
     [((OQ, CQ, CQ), 3), ((CQ, CQ, SR, OQ), 1), ((CQ, OT, CQ, OT, OQ), 3), ((CQ, CQ, CR), 0), ((), 0)],
@@ -56,9 +63,7 @@ def test_panel_shows_counts_bands_recent_nudges_and_lag():
         waiting_s=12.0,
         skipped_s=3.0,
     )
-    console = Console(record=True, width=120)
-    console.print(render(stats))
-    text = " ".join(console.export_text().split())
+    text = panel_text(stats, 120)
     assert "02:05 counsellor talk share so far: 25%" in text
     assert "rough guess" not in text  # one microphone each: the share needs no caveat
     for row in ("Open question 1", "Closed question 2", "Simple reflection 1", "Complex reflection 0", "Other 0"):
@@ -72,17 +77,11 @@ def test_panel_shows_counts_bands_recent_nudges_and_lag():
 def test_panel_calls_one_microphone_talk_share_rough():
     stats = LiveStats(65.0, ((Role.COUNSELLOR, 20.0), (Role.CLIENT, 20.0)), compute_metrics([]), (), (), "")
     rough = replace(stats, one_microphone=True)
-    lines = [" ".join(render_text(s).split()) for s in (stats, rough)]
+    lines = [panel_text(s, 200) for s in (stats, rough)]
     assert "talk share so far: 50%" in lines[0] and ROUGH_TALK not in lines[0]
     assert f"talk share so far: 50% ({ROUGH_TALK})" in lines[1]
     nothing_yet = replace(rough, talk_s=())
-    assert ROUGH_TALK not in " ".join(render_text(nothing_yet).split())  # no share yet: nothing to qualify
-
-
-def render_text(stats: LiveStats) -> str:
-    console = Console(record=True, width=200)
-    console.print(render(stats))
-    return console.export_text()
+    assert ROUGH_TALK not in panel_text(nothing_yet, 200)  # no share yet: nothing to qualify
 
 
 def test_panel_gives_each_figure_its_likely_range_when_codes_are_unsure():
@@ -91,9 +90,7 @@ def test_panel_gives_each_figure_its_likely_range_when_codes_are_unsure():
     metrics = compute_metrics(coded)
     assert metrics.interval("open_question_share") is not None
     stats = LiveStats(125.0, ((Role.COUNSELLOR, 30.0),), metrics, tuple(coded), (), "")
-    console = Console(record=True, width=160)
-    console.print(render(stats))
-    text = " ".join(console.export_text().split())
+    text = panel_text(stats, 160)
     low, high = metrics.interval("open_question_share")
     assert f"Open questions 67% (likely {low:.0%}–{high:.0%}) fair" in text
 

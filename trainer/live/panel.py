@@ -14,7 +14,7 @@ from trainer.vocabulary import CODE_LABELS
 LEVEL_STYLES = {"good": "green", "fair": "yellow", "practise": "red", "note": "dim"}
 BEHIND_S = 5.0  # more speech than this waiting: the panel says it is catching up
 # One microphone: live windows run over turn changes and go to one of two running voices whole;
-# on real meeting speech the share was off by 0.23 (median; README, Live practice), so it is
+# on real meeting speech the share was off by a median 0.26 (README, Live practice), so it is
 # shown as a rough guess and the score after Stop gives the measured range.
 ROUGH_TALK = "one microphone: a rough guess; the score after Stop gives its likely range"
 
