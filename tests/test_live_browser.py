@@ -38,9 +38,10 @@ def coded_count(text: str) -> int:
 def count_once(page, panel, wanted) -> int:
     """The panel's code count once `wanted(count)` holds, or the last one read when time runs out.
 
-    Each read is judged on its own, never a second read after it: an utterance joined with its
-    continuation is coded anew (its code moves, or two become one), and one trace read 0 between
-    reads of 2 during a redraw, so the total can dip for a moment (CI once read 1 just after 2).
+    Each read is judged on its own, never a second read after it: a grown utterance coded anew
+    can move from one code to another, and a read in the middle of a redraw may see one count
+    already new and the other still old, so the sum can dip for a moment (CI once read 1 right
+    after 2, before a grown utterance kept its code while coded again).
     """
     count, waited_ms = coded_count(panel.inner_text()), 0
     while not wanted(count) and waited_ms < CODES_TIMEOUT_MS:

@@ -10,6 +10,7 @@ import pytest
 from rich.console import Console
 
 from tests.conftest import CQ, CR, OQ, OT, SAMPLES, SR
+from trainer.coding import Coder, load_coder
 from trainer.live import session as live_session
 from trainer.live.panel import ROUGH_TALK, render
 from trainer.live.session import LiveOptions, LiveSession
@@ -117,6 +118,36 @@ def test_a_stereo_role_play_replayed_is_coded_as_it_goes():
     assert len(session.events) >= len(counsellor)
     assert all(e.heard_s >= e.utterance_end_s for e in session.events)
     assert [c.utterance.start for c in coded] == sorted(c.utterance.start for c in coded)
+
+
+def test_counts_never_dip_while_a_growing_utterance_is_coded_again():
+    """An utterance that goes on after a short pause keeps its code until the longer text is coded.
+
+    The panel redraws every second from snapshots taken while the worker codes; when a grown
+    utterance lost its code until then, the counts and the "Last coded" list dipped for a moment.
+    """
+    totals: list[int] = []
+
+    class Watching:
+        """The real coder, noting the panel's total each time it is asked to code."""
+
+        name = "watching"
+
+        def __init__(self, inner: Coder) -> None:
+            self.inner = inner
+
+        def code(self, utterances):
+            totals.append(sum(session.snapshot().metrics.count(c) for c in Code))
+            return self.inner.code(utterances)
+
+    options = LiveOptions()
+    audio = load_audio(SAMPLES / "weak_stereo.opus")
+    session = LiveSession(16000, 2, options, coder=Watching(load_coder(options.coder)))
+    replay(session, audio.samples[:, : 60 * 16000])
+    session.finish()
+    counsellor = [c for c in session.coded() if c.speaker is Role.COUNSELLOR]
+    assert len(session.events) > len(counsellor)  # some utterance grew and was coded again
+    assert totals == sorted(totals), totals
 
 
 def test_when_far_behind_the_view_skips_and_says_so_then_catches_up_in_batches(monkeypatch):

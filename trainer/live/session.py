@@ -233,9 +233,10 @@ class LiveSession:
             if j is None:  # a new utterance, in order of start (stereo voices may overlap)
                 j = bisect.bisect_right([c.utterance.start or 0.0 for c in self._coded], start)
                 self._coded.insert(j, CodedUtterance(Utterance(role, text, start, end)))
-            else:
+            else:  # it keeps its code until coded again below, so the panel's counts never dip meanwhile
                 u = self._coded[j].utterance
-                self._coded[j] = CodedUtterance(replace(u, text=f"{u.text} {text}", end=max(u.end or end, end)))
+                grown = replace(u, text=f"{u.text} {text}", end=max(u.end or end, end))
+                self._coded[j] = replace(self._coded[j], utterance=grown)
             if role is Role.COUNSELLOR:
                 targets = [j]
             else:  # the client's answer is context the offline coder also reads: code again with it
