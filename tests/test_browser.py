@@ -144,10 +144,14 @@ def sign_in(page, name: str) -> None:
     page.get_by_role("textbox", name="Password").fill("password1")
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("button", name="Sign out").wait_for()
-    # The browser fetches its HTTP-only cookie right after the signed-in page is drawn.
+    wait_for_cookie(page, True)  # the browser fetches it right after the signed-in page is drawn
+
+
+def wait_for_cookie(page, present: bool) -> None:
+    """Wait until the HTTP-only sign-in cookie is set (or gone): the page asks for it in a request of its own."""
     deadline = time.monotonic() + 10
-    while not any(c["name"] == "trainer_session" for c in page.context.cookies()):
-        assert time.monotonic() < deadline, "no sign-in cookie was set"
+    while any(c["name"] == "trainer_session" for c in page.context.cookies()) != present:
+        assert time.monotonic() < deadline, f"the sign-in cookie was {'never set' if present else 'not removed'}"
         page.wait_for_timeout(100)
 
 
@@ -214,7 +218,7 @@ def test_sign_in_survives_reload_and_new_tabs_until_sign_out(app_url, browser, a
 
         page.get_by_role("button", name="Sign out").click()
         expect(page.get_by_role("button", name="Sign in")).to_be_visible()
-        page.wait_for_timeout(500)  # the page's request that deletes the cookie
+        wait_for_cookie(page, False)  # the page's request that deletes it
         page.reload()
         expect(page.get_by_role("button", name="Sign in")).to_be_visible()
         assert page.request.get(media[0]).status == 404
