@@ -35,6 +35,18 @@ def coded_count(text: str) -> int:
     return sum(int(m.group(1)) for label in CODE_LABELS.values() for m in re.finditer(rf"{label}\s+(\d+)", text))
 
 
+def read_count(panel) -> int:
+    """The panel's code count now, checking that no count is shown twice.
+
+    A redraw once left a row of the figures' old place beside the new one (two "Open question"
+    counts) when a status line came or went above them.
+    """
+    text = panel.inner_text()
+    for label in CODE_LABELS.values():
+        assert len(re.findall(rf"{label}\s+\d", text)) <= 1, f"{label} shown twice: {text!r}"
+    return coded_count(text)
+
+
 def count_once(page, panel, wanted) -> int:
     """The panel's code count once `wanted(count)` holds, or the last one read when time runs out.
 
@@ -43,11 +55,11 @@ def count_once(page, panel, wanted) -> int:
     already new and the other still old, so the sum can dip for a moment (CI once read 1 right
     after 2, before a grown utterance kept its code while coded again).
     """
-    count, waited_ms = coded_count(panel.inner_text()), 0
+    count, waited_ms = read_count(panel), 0
     while not wanted(count) and waited_ms < CODES_TIMEOUT_MS:
-        page.wait_for_timeout(1000)
-        waited_ms += 1000
-        count = coded_count(panel.inner_text())
+        page.wait_for_timeout(250)
+        waited_ms += 250
+        count = read_count(panel)
     return count
 
 

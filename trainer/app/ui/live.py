@@ -90,17 +90,26 @@ def _draw(take: BrowserRecording) -> None:
 
 
 def render_panel(stats: LiveStats) -> None:
-    """The running figures, as the terminal panel shows them."""
-    for line in status_lines(stats):
-        st.caption(line)
+    """The running figures, as the terminal panel shows them.
+
+    Each part whose number of rows varies (status lines, nudges, last coded) has a container
+    of its own, so the figures keep their place from one redraw to the next: when a status line
+    came or went, the figures moved up or down a slot and, mid-redraw, the browser showed a row
+    of the old place beside the new one (two "Open question" counts).
+    """
+    with st.container(key="live_status"):
+        for line in status_lines(stats):
+            st.caption(line)
     for column, code in zip(st.columns(len(Code)), Code):
         column.metric(CODE_LABELS[code], stats.metrics.count(code))
     for column, (label, value, level, good, likely) in zip(st.columns(3), bands(stats.metrics)):
         column.metric(label, value, help=good)
         column.caption(f"{level} ({good})" + (f"; {likely}" if likely else ""))
-    for nudge in stats.nudges:
-        st.info(nudge, icon=":material/lightbulb:")
-    if stats.recent:
-        st.markdown("**Last coded**")
-        for c in reversed(stats.recent):
-            st.markdown(f"- *{CODE_LABELS[c.code]}*: {c.text}")
+    with st.container(key="live_nudges"):
+        for nudge in stats.nudges:
+            st.info(nudge, icon=":material/lightbulb:")
+    with st.container(key="live_recent"):
+        if stats.recent:
+            st.markdown("**Last coded**")
+            for c in reversed(stats.recent):
+                st.markdown(f"- *{CODE_LABELS[c.code]}*: {c.text}")
