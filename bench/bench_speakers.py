@@ -352,12 +352,8 @@ def stretches(data: Path, truth: dict[str, Annotation], speaker: str, clips: tup
     """The speaker's stretches of at least MIN_STRETCH_S with nobody else speaking, in order."""
     out = []
     for clip in clips:
-        samples, ref = load_audio(data / "audio" / "ami" / f"{clip}.wav").mono(), truth[clip]
-        others = ref.subset([s for s in ref.labels() if s != speaker]).get_timeline().support()
-        for segment in ref.label_timeline(speaker).support():
-            for alone in others.gaps(segment) if others else [segment]:
-                if alone.duration >= MIN_STRETCH_S:
-                    out.append(samples[int(alone.start * SAMPLE_RATE) : int(alone.end * SAMPLE_RATE)])
+        samples = load_audio(data / "audio" / "ami" / f"{clip}.wav").mono()
+        out += [cut(samples, s) for s in alone_times(truth[clip], speaker) if s.duration >= MIN_STRETCH_S]
     return out
 
 
@@ -394,11 +390,20 @@ def window_speakers(ref: Annotation, window: tuple[float, float]) -> dict[str, f
     return {s: inside.label_duration(s) for s in inside.labels()}
 
 
+def alone_times(ref: Annotation, speaker: str) -> Timeline:
+    """Where `speaker` talks and nobody else does."""
+    others = Timeline([s for s, _, label in ref.itertracks(yield_label=True) if label != speaker]).support()
+    return ref.label_timeline(speaker).support().extrude(others)
+
+
+def cut(samples: np.ndarray, segment: Segment) -> np.ndarray:
+    """The samples of one stretch of time."""
+    return samples[int(segment.start * SAMPLE_RATE) : int(segment.end * SAMPLE_RATE)]
+
+
 def single_speaker_audio(samples: np.ndarray, ref: Annotation, speaker: str) -> np.ndarray:
     """The stretches of a recording where only `speaker` talks, joined."""
-    others = Timeline([s for s, _, label in ref.itertracks(yield_label=True) if label != speaker]).support()
-    alone = ref.label_timeline(speaker).support().extrude(others)
-    return np.concatenate([samples[int(s.start * SAMPLE_RATE) : int(s.end * SAMPLE_RATE)] for s in alone])
+    return np.concatenate([cut(samples, s) for s in alone_times(ref, speaker)])
 
 
 def bench_enrol(data: Path, truth: dict[str, Annotation]) -> None:
