@@ -38,6 +38,7 @@ EXPECTED = {
     "music.wav": ("error", "no speech was recognised"),
     "short.wav": ("error", "too short to judge"),
     "one_voice.wav": ("ok", "only one speaker heard"),
+    "noisy.flac": ("ok", "noisy recording: speech only"),
     "missing_column.csv": ("error", "missing column(s) text"),
     "header_only.csv": ("error", "transcript has no utterances"),
     "unknown_speaker.csv": ("error", "unknown speaker 'narrator'"),
@@ -79,6 +80,10 @@ def make_bad_folder(folder: Path) -> Path:
     sf.write(folder / "short.wav", stereo[: RATE // 2], rate)
     jfk, jfk_rate = sf.read(TEST_DATA / "jfk.flac", dtype="float32")
     sf.write(folder / "one_voice.wav", np.stack([jfk[:, 0], np.zeros(len(jfk), np.float32)], axis=1), jfk_rate)
+    # Real conversation with white noise 10 dB below its speech: still scored, and said to be noisy.
+    meeting, meeting_rate = sf.read(TEST_DATA / "ami" / "trn09.flac", dtype="float32")  # 30 s: long enough to judge
+    hiss = np.sqrt(np.mean(meeting**2)) / np.sqrt(10) * rng.standard_normal(len(meeting))
+    sf.write(folder / "noisy.flac", (meeting + hiss).astype(np.float32), meeting_rate)
     (folder / "missing_column.csv").write_text("speaker,words\ncounsellor,Hello\n")
     (folder / "header_only.csv").write_text("speaker,text\n")
     (folder / "unknown_speaker.csv").write_text("speaker,text\nnarrator,Once upon a time\ncounsellor,Hi\n")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from tests.conftest import CQ, CR, OQ, OT, SAMPLES, SR
+from tests.conftest import CQ, CR, OQ, OT, SAMPLES, SR, TEST_DATA
 from trainer.coding import Coder, load_coder
 from trainer.live import session as live_session
 from trainer.live.panel import ROUGH_TALK, render
@@ -17,7 +17,8 @@ from trainer.live.session import LiveOptions, LiveSession
 from trainer.live.stats import LONG_TURN_NUDGE, STREAK_NUDGE, LiveStats, nudges, question_streak
 from trainer.schema import Code, CodedUtterance, Role, Utterance
 from trainer.scoring.metrics import compute_metrics
-from trainer.speech.audio import load_audio
+from trainer.speech.audio import Audio, load_audio
+from trainer.speech.level import NOISY_DB, speech_over_background_db
 
 
 def said(*codes: Code) -> list[CodedUtterance]:
@@ -187,3 +188,21 @@ def test_blocks_at_a_device_rate_are_resampled():
     assert "first voice heard" in session.snapshot().roles_note
     assert session.snapshot().one_microphone
     assert any(c.code is not None for c in session.coded())
+
+
+def test_a_noisy_room_is_named_on_the_panel_once_enough_is_heard():
+    meeting = load_audio(TEST_DATA / "ami" / "trn09.flac").samples  # two real people, one microphone
+    hiss = np.sqrt(np.mean(meeting**2)) / np.sqrt(10) * np.random.default_rng(0).standard_normal(meeting.shape)
+    noisy = (meeting + hiss).astype(np.float32)
+    session = LiveSession(16000, 1)
+    replay(session, noisy[:, : 10 * 16000])
+    assert session.snapshot().speech_over_background_db is None  # too little heard to judge
+    replay(session, noisy[:, 10 * 16000 :])
+    session.finish(wait=False)
+    stats = session.snapshot()
+    assert stats.speech_over_background_db == speech_over_background_db(Audio(noisy, source=""))
+    assert stats.speech_over_background_db < NOISY_DB
+    assert "Noisy room: speech only" in panel_text(stats, 300)
+    clean = replace(stats, speech_over_background_db=speech_over_background_db(Audio(meeting, source="")))
+    assert clean.speech_over_background_db > NOISY_DB
+    assert "Noisy room" not in panel_text(clean, 300)

@@ -29,6 +29,7 @@ from trainer.schema import CodedUtterance, Role, Utterance, Word
 from trainer.scoring.metrics import compute_metrics
 from trainer.scoring.utterances import MAX_PAUSE_S, is_backchannel
 from trainer.speakers.enrol import load_profile
+from trainer.speech.level import LevelMeter
 from trainer.speech.transcribe import TranscribeOptions, load_model
 from trainer.threads import torch_threads
 
@@ -95,6 +96,8 @@ class LiveSession:
         self._waiting: queue.Queue[SpeechWindow | None] = queue.Queue(maxsize=options.max_waiting)
         self._lock = threading.Lock()
         self._heard = 0  # samples at SAMPLE_RATE fed so far
+        self._meter = LevelMeter()  # how far speech stands above the room, over all heard so far
+        self._noise_db: float | None = None
         self._waiting_s = self._skipped_s = 0.0
         self._talk = {Role.COUNSELLOR: 0.0, Role.CLIENT: 0.0}
         self._coded: list[CodedUtterance] = []
@@ -115,6 +118,8 @@ class LiveSession:
         """Take a (frames, channels) block at `samplerate`; never blocks the caller."""
         samples = self._resampler(block)
         self._heard += samples.shape[1]
+        self._meter.add(samples.mean(axis=0))
+        self._noise_db = self._meter.speech_over_background_db()
         for segmenter in self._segmenters:
             for window in segmenter.feed(samples):
                 self._enqueue(window)
@@ -158,6 +163,7 @@ class LiveSession:
                 ready=self._ready,
                 error=self.errors[-1] if self.errors else "",
                 one_microphone=self.channels != 2,
+                speech_over_background_db=self._noise_db,
             )
 
     def _enqueue(self, window: SpeechWindow, block: bool = False) -> None:

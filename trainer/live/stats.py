@@ -36,6 +36,7 @@ class LiveStats:
     ready: bool = True  # models loaded
     error: str = ""  # why live figures stopped (the recording goes on), if they did
     one_microphone: bool = False  # roles told apart by voice, not by channel: talk share is rough
+    speech_over_background_db: float | None = None  # None until enough is heard (trainer.speech.level)
 
     @property
     def talk_share(self) -> float | None:

@@ -8,6 +8,7 @@ returns warnings (the session is scored, but the trainee or instructor should kn
 - speech recognised with low confidence (unclear audio, or not English under an
   English-only model such as tiny.en): warned;
 - a recording that ends earlier than its header says (truncated or damaged): warned;
+- speech barely above the room's noise (voices and words go wrong there): warned;
 - only one side of the conversation, or too few counsellor turns to judge: warned.
 """
 
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from trainer.errors import LanguageError, NoSpeechError
 from trainer.schema import CodedUtterance, Role, Transcript
 from trainer.speech.audio import Audio
+from trainer.speech.level import NOISY_DB, speech_over_background_db
 from trainer.vocabulary import LANGUAGE
 
 # Mean word probability below this: on English speech tiny.en gives about 0.9, on
@@ -40,12 +42,21 @@ def declared_duration(path: str) -> float | None:
 
 
 def check_audio(audio: Audio) -> tuple[str, ...]:
-    """Warn when less audio was decoded than the file declares (truncated or corrupt)."""
+    """Warn when less audio was decoded than the file declares (truncated or corrupt), or when it is noisy."""
+    warnings = []
     declared = declared_duration(audio.source)
     decoded = audio.duration_s
     if declared and decoded < TRUNCATED_SHARE * declared and declared - decoded >= TRUNCATED_MIN_S:
-        return (f"recording ends early: {decoded:.1f} s of {declared:.1f} s decoded (file truncated or damaged)",)
-    return ()
+        warnings.append(
+            f"recording ends early: {decoded:.1f} s of {declared:.1f} s decoded (file truncated or damaged)"
+        )
+    gap = speech_over_background_db(audio)
+    if gap is not None and gap < NOISY_DB:
+        warnings.append(
+            f"noisy recording: speech only {gap:.0f} dB above the background ({NOISY_DB:.0f} dB or more is clear), "
+            "so voices, words and codes may be wrong; record nearer the microphone or in a quieter room"
+        )
+    return tuple(warnings)
 
 
 def check_transcript(transcript: Transcript, source: str) -> tuple[str, ...]:
