@@ -5,7 +5,8 @@ Trainees record on laptops and phones, in rooms that hum. Each AMI excerpt with 
 degraded one way at a time, decoded by the product's own loader, transcribed and
 attributed with the default settings (as `bench_speakers.py` does for the excerpts as
 recorded), and checked as `trainer score` checks it. Noise is added at a signal-to-noise
-ratio measured over the reference's speech time, from a fixed seed, so the table repeats.
+ratio measured over the reference's speech time, from a fixed seed, and sox runs with -R
+(its dither repeatable), so the table repeats.
 
 Per condition: how far speech stands above the background (what the noisy-recording
 warning reads), how many excerpts the warning names, the right count of speakers heard
@@ -116,7 +117,7 @@ CONDITIONS: dict[str, Callable[[np.ndarray, Annotation, int], Audio]] = {
     "Opus 16 kbit/s": through(ffmpeg("-c:a", "libopus", "-b:a", "16k"), ".webm"),
     "MP3 32 kbit/s": through(ffmpeg("-c:a", "libmp3lame", "-b:a", "32k"), ".mp3"),
     "24 dB quieter": quieter,
-    "echo (sox reverb 50 50 80)": through(["sox", "IN", "OUT", "reverb", "50", "50", "80"], ".wav"),
+    "echo (sox reverb 50 50 80)": through(["sox", "-R", "IN", "OUT", "reverb", "50", "50", "80"], ".wav"),
     "white noise, 25 dB below speech": with_noise("white", 25),
     "white noise, 20 dB below speech": with_noise("white", 20),
     "white noise, 15 dB below speech": with_noise("white", 15),

@@ -292,3 +292,18 @@ def test_any_of_three_voices_can_be_made_the_counsellor_without_transcribing_aga
     assert json.loads(result.read_text())["speakers"]["observers"] == [observer]
     alone = CliRunner().invoke(main, ["swap-roles", "--observer", observer, str(result)])
     assert alone.exit_code == 2 and "--observer needs --counsellor" in alone.output
+
+
+@pytest.mark.parametrize(("small", "voices"), [(5, 2), (12, 3)])
+def test_a_group_under_the_smallest_share_joins_its_nearest_voice(small, voices):
+    # Three directions of a 192-d voice space, one window group each; the third holds `small` of
+    # 100 windows. Under MIN_VOICE_SHARE (8%) it is a split-off sliver, over it a voice.
+    rng = np.random.default_rng(0)
+    centres = np.linalg.qr(rng.standard_normal((192, 3)))[0].T
+    sizes = (60, 40 - small, small)
+    groups = [c + 0.05 * rng.standard_normal((n, 192)) for c, n in zip(centres, sizes)]
+    embeddings = np.concatenate(groups).astype(np.float32)
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    labels = cluster_windows(embeddings, None)
+    assert labels.max() + 1 == voices
+    assert len(set(labels[:60])) == 1 and len(set(labels[60 : 100 - small])) == 1
