@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from trainer.schema import Code
@@ -24,6 +25,12 @@ JFK_TEXT = (
 )
 LEFT_TEXT = "He began a confused complaint against the wizard, who had vanished behind the curtain on the left."
 RIGHT_TEXT = "The horizon seems extremely distant."
+
+
+def with_hiss(samples: np.ndarray, below_db: float, seed: int = 0) -> np.ndarray:
+    """The samples (any shape) with white noise `below_db` under their own level, from a fixed seed."""
+    level = np.sqrt(np.mean(np.square(samples, dtype=np.float64))) / 10 ** (below_db / 20)
+    return (samples + level * np.random.default_rng(seed).standard_normal(samples.shape)).astype(np.float32)
 
 
 def normalise(text: str) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import TEST_DATA
+from tests.conftest import TEST_DATA, with_hiss
 from trainer.batch import resume
 from trainer.batch.runner import find_inputs, score_batch
 from trainer.errors import LanguageError, TrainerError
@@ -82,8 +82,7 @@ def make_bad_folder(folder: Path) -> Path:
     sf.write(folder / "one_voice.wav", np.stack([jfk[:, 0], np.zeros(len(jfk), np.float32)], axis=1), jfk_rate)
     # Real conversation with white noise 10 dB below its speech: still scored, and said to be noisy.
     meeting, meeting_rate = sf.read(TEST_DATA / "ami" / "trn09.flac", dtype="float32")  # 30 s: long enough to judge
-    hiss = np.sqrt(np.mean(meeting**2)) / np.sqrt(10) * rng.standard_normal(len(meeting))
-    sf.write(folder / "noisy.flac", (meeting + hiss).astype(np.float32), meeting_rate)
+    sf.write(folder / "noisy.flac", with_hiss(meeting, 10), meeting_rate)
     (folder / "missing_column.csv").write_text("speaker,words\ncounsellor,Hello\n")
     (folder / "header_only.csv").write_text("speaker,text\n")
     (folder / "unknown_speaker.csv").write_text("speaker,text\nnarrator,Once upon a time\ncounsellor,Hi\n")

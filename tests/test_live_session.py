@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from tests.conftest import CQ, CR, OQ, OT, SAMPLES, SR, TEST_DATA
+from tests.conftest import CQ, CR, OQ, OT, SAMPLES, SR, TEST_DATA, with_hiss
 from trainer.coding import Coder, load_coder
 from trainer.live import session as live_session
 from trainer.live.panel import ROUGH_TALK, render
@@ -192,8 +192,7 @@ def test_blocks_at_a_device_rate_are_resampled():
 
 def test_a_noisy_room_is_named_on_the_panel_once_enough_is_heard():
     meeting = load_audio(TEST_DATA / "ami" / "trn09.flac").samples  # two real people, one microphone
-    hiss = np.sqrt(np.mean(meeting**2)) / np.sqrt(10) * np.random.default_rng(0).standard_normal(meeting.shape)
-    noisy = (meeting + hiss).astype(np.float32)
+    noisy = with_hiss(meeting, 10)
     session = LiveSession(16000, 1)
     replay(session, noisy[:, : 10 * 16000])
     assert session.snapshot().speech_over_background_db is None  # too little heard to judge

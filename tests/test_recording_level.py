@@ -5,18 +5,16 @@ from __future__ import annotations
 import numpy as np
 import soundfile as sf
 
-from tests.conftest import TEST_DATA
+from tests.conftest import TEST_DATA, with_hiss
 from trainer.scoring import checks
 from trainer.speech import level
 from trainer.speech.audio import SAMPLE_RATE, Audio, load_audio
 from trainer.speech.level import LevelMeter, speech_over_background_db
 
 
-def with_hiss(samples: np.ndarray, below_db: float) -> Audio:
-    """The samples with white noise `below_db` under their own level (fixed seed)."""
-    level = np.sqrt(np.mean(samples**2)) / 10 ** (below_db / 20)
-    noise = level * np.random.default_rng(0).standard_normal(len(samples))
-    return Audio((samples + noise).astype(np.float32)[None, :], source="")
+def hissed(samples: np.ndarray, below_db: float) -> Audio:
+    """A mono recording of the samples with white noise `below_db` under their level."""
+    return Audio(with_hiss(samples, below_db)[None, :], source="")
 
 
 def noisy_warnings(audio: Audio) -> list[str]:
@@ -32,9 +30,9 @@ def test_real_recordings_stand_well_above_their_background():
 
 def test_more_noise_measures_lower_and_heavy_noise_is_named():
     samples = load_audio(TEST_DATA / "ami" / "trn09.flac").mono()
-    gaps = [speech_over_background_db(with_hiss(samples, db)) for db in (30, 20, 10)]
+    gaps = [speech_over_background_db(hissed(samples, db)) for db in (30, 20, 10)]
     assert gaps[0] > gaps[1] > gaps[2]
-    (warning,) = noisy_warnings(with_hiss(samples, 10))
+    (warning,) = noisy_warnings(hissed(samples, 10))
     assert f"speech only {gaps[2]:.0f} dB above the background" in warning
     assert "\n" not in warning
 

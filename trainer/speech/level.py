@@ -56,9 +56,10 @@ class LevelMeter:
 
     def speech_over_background_db(self) -> float | None:
         """Speech level minus background level; None before MIN_SECONDS or for silence."""
-        if self.frames * FRAME < MIN_SECONDS * SAMPLE_RATE or self.level_db(SPEECH_PERCENTILE) < SILENT_DB:
+        if self.frames * FRAME < MIN_SECONDS * SAMPLE_RATE:
             return None
-        return self.level_db(SPEECH_PERCENTILE) - self.level_db(BACKGROUND_PERCENTILE)
+        speech = self.level_db(SPEECH_PERCENTILE)
+        return None if speech < SILENT_DB else speech - self.level_db(BACKGROUND_PERCENTILE)
 
 
 def speech_over_background_db(audio: Audio) -> float | None:
