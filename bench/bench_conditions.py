@@ -11,7 +11,9 @@ ratio measured over the reference's speech time, from a fixed seed, and sox runs
 Per condition: how far speech stands above the background (what the noisy-recording
 warning reads), how many excerpts the warning names, the right count of speakers heard
 at least 2 s, mean and lowest attribution (pyannote.metrics, 0.25-s collar), and the
-words recognised against the excerpts as recorded.
+words recognised against the excerpts as recorded. Last, the counsellor talk share's
+error pooled over every recording, clear and noisy apart, against the likely range
+`trainer score` gives each (what `NOISY_TALK_SHARE_ERROR` is set from).
 
     .venv/bin/python bench/bench_conditions.py [--data ../shared/data]
 """
@@ -42,7 +44,7 @@ from scipy.signal import lfilter
 
 from trainer.errors import SpeakerError
 from trainer.scoring.checks import check_audio
-from trainer.scoring.intervals import TALK_SHARE_ERROR
+from trainer.scoring.intervals import NOISY_TALK_SHARE_ERROR, TALK_SHARE_ERROR, talk_share_error
 from trainer.speakers import SpeakerOptions, attribute
 from trainer.speech.audio import SAMPLE_RATE, Audio, load_audio
 from trainer.speech.level import NOISY_DB, speech_over_background_db
@@ -139,13 +141,34 @@ def attributed(audio: Audio, ref: Annotation) -> tuple[int, float, int, list[flo
     return result.n_speakers, scores(ref, annotation(result.turns))[1], len(transcript.words), errors
 
 
-def share_errors(errors: list[float]) -> str:
-    """80th percentile of the talk share errors, and how often the shipped range holds the truth."""
+# Per speaker taken as the counsellor: how far speech stood above the background, and the share's error.
+Errors = list[tuple[float | None, float]]
+
+
+def share_errors(errors: Errors) -> str:
+    """80th percentile of the talk share errors, and how often the range `trainer score` gives holds the truth."""
     if not errors:
         return "-"
-    half = TALK_SHARE_ERROR["diarization"]
-    held = np.mean(np.array(errors) <= half)
-    return f"{np.quantile(errors, 0.8):.2f} ({held:.0%})"
+    held = np.mean([error <= (talk_share_error("diarization", level) or 0.0) for level, error in errors])
+    return f"{np.quantile([e for _, e in errors], 0.8):.2f} ({held:.0%})"
+
+
+def range_table(errors: Errors) -> None:
+    """The talk share's error over all recordings, clear and noisy apart, against the ranges."""
+    print("\nCounsellor talk share error, every recording above pooled (each main speaker as the counsellor)\n")
+    widths = sorted({TALK_SHARE_ERROR["diarization"], NOISY_TALK_SHARE_ERROR, 0.25, 0.30})
+    heads = ["recordings", "speakers", "median", "80th percentile", "range given holds"]
+    heads += [f"+-{w:.2f} holds" for w in widths]
+    print("| " + " | ".join(heads) + " |\n|" + " --- |" * len(heads))
+    groups = {f"clear ({NOISY_DB:.0f} dB or more)": False, f"noisy (under {NOISY_DB:.0f} dB, warned)": True}
+    for name, noisy in groups.items():
+        rows = [(level, e) for level, e in errors if (level is not None and level < NOISY_DB) == noisy]
+        if not rows:
+            continue
+        values = np.array([e for _, e in rows])
+        cells = [name, len(rows), f"{np.median(values):.3f}", f"{np.quantile(values, 0.8):.3f}"]
+        cells += [share_errors(rows).split()[1].strip("()"), *(f"{np.mean(values <= w):.0%}" for w in widths)]
+        print("| " + " | ".join(map(str, cells)) + " |")
 
 
 def main() -> None:
@@ -163,14 +186,16 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     words_as_recorded: dict[str, int] = {}
     counts: dict[str, list[int]] = {}
+    pooled: Errors = []
     for name, degrade in CONDITIONS.items():
         gaps, warned, right, attributions, words, errors = [], 0, 0, {}, 0, []
         for seed, (clip, samples) in enumerate(clean.items(), start=SEED):
             audio = degrade(samples, truth[clip], seed)
-            gaps.append(speech_over_background_db(audio) or 0.0)
-            warned += any(w.startswith("noisy recording") for w in check_audio(audio))
+            level = speech_over_background_db(audio)
+            gaps.append(level or 0.0)
+            warned += any(w.startswith("noisy recording") for w in check_audio(audio, level))
             found, attributions[clip], n_words, clip_errors = attributed(audio, truth[clip])
-            errors += clip_errors
+            errors += [(level, e) for e in clip_errors]
             right += found == main_speakers(truth[clip])
             counts.setdefault(name, []).append(found)
             words_as_recorded.setdefault(clip, n_words)
@@ -182,16 +207,21 @@ def main() -> None:
             f"{words / sum(words_as_recorded.values()):.2f} | {share_errors(errors)} |",
             flush=True,
         )
+        pooled += errors
     print("\nVoices found in each excerpt (speakers heard >= 2 s in brackets)\n")
     print("| condition | " + " | ".join(f"{c} ({main_speakers(truth[c])})" for c in clean) + " |")
     print("| --- |" + " --- |" * len(clean))
     for name, found in counts.items():
         print(f"| {name} | " + " | ".join(map(str, found)) + " |")
-    two_people(args.data, read_rttm(folder / "train.rttm"))
+    pooled += two_people(args.data, read_rttm(folder / "train.rttm"))
+    range_table(pooled)
 
 
-def two_people(data: Path, truth: dict[str, Annotation]) -> None:
-    """The trainee's case: two real people taking turns (each one's stretches alone, in order)."""
+def two_people(data: Path, truth: dict[str, Annotation]) -> Errors:
+    """The trainee's case: two real people taking turns (each one's stretches alone, in order).
+
+    Returns each speaker's talk share error with the recording's level, for the pooled table.
+    """
     conversations = {}
     for first, theirs, second, seconds in TWO_PEOPLE:
         alone = (stretches(data, truth, first, theirs), stretches(data, truth, second, seconds))
@@ -203,15 +233,18 @@ def two_people(data: Path, truth: dict[str, Annotation]) -> None:
     heads = [f"{name} ({len(samples) / SAMPLE_RATE:.0f} s)" for name, (samples, _) in conversations.items()]
     print("| condition | " + " | ".join(heads) + " |")
     print("| --- |" + " --- |" * len(conversations))
+    pooled: Errors = []
     for name, degrade in CONDITIONS.items():
         cells = []
         for samples, ref in conversations.values():
             audio = degrade(samples, ref, SEED)
             found, attribution, _, errors = attributed(audio, ref)
-            warned = " (warned)" if any(w.startswith("noisy recording") for w in check_audio(audio)) else ""
-            level = speech_over_background_db(audio) or 0.0
-            cells.append(f"{found}, {attribution:.3f}, {max(errors, default=1.0):.2f}; {level:.0f}{warned}")
+            level = speech_over_background_db(audio)
+            warned = " (warned)" if any(w.startswith("noisy recording") for w in check_audio(audio, level)) else ""
+            cells.append(f"{found}, {attribution:.3f}, {max(errors, default=1.0):.2f}; {level or 0.0:.0f}{warned}")
+            pooled += [(level, e) for e in errors]
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
+    return pooled
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ broken file is kept in the repository.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -22,7 +23,9 @@ from trainer.errors import LanguageError, TrainerError
 from trainer.pipeline import PipelineOptions, run_session
 from trainer.schema import Transcript, Word
 from trainer.scoring.checks import check_transcript
+from trainer.scoring.intervals import NOISY_TALK_SHARE_ERROR
 from trainer.speakers import SpeakerOptions
+from trainer.speech.level import NOISY_DB
 from trainer.speech.transcribe import TranscribeOptions
 
 RATE = 16000
@@ -91,11 +94,11 @@ def make_bad_folder(folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory) -> dict[str, dict[str, str]]:
-    """The bad folder scored once; rows by file name."""
+    """The bad folder scored once; rows by file name, their `json` (named within the output folder) made whole."""
     base = tmp_path_factory.mktemp("bad")
     folder = make_bad_folder(base / "in")
     result = score_batch(find_inputs([folder]), base / "out")
-    return {Path(r["file"]).name: r for r in result.rows}
+    return {Path(r["file"]).name: {**r, "json": r["json"] and str(base / "out" / r["json"])} for r in result.rows}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -108,6 +111,18 @@ def test_bad_input_gets_one_line_reason(scored, name):
     assert "\n" not in reason and "Traceback" not in reason
     if status == "error":
         assert row["error"].startswith(row["file"])
+
+
+def test_a_noisy_recording_keeps_its_level_and_gets_the_wider_talk_share_range(scored):
+    """The level the warning reads is stored with the speakers and widens the talk share's range."""
+    row = scored["noisy.flac"]
+    document = json.loads(Path(row["json"]).read_text(encoding="utf-8"))
+    level = document["speakers"]["speech_over_background_db"]
+    assert document["speakers"]["method"] == "diarization" and level < NOISY_DB
+    share = document["metrics"]["counsellor_talk_share"]
+    expected = (max(0.0, share - NOISY_TALK_SHARE_ERROR), min(1.0, share + NOISY_TALK_SHARE_ERROR))
+    low, high = float(row["counsellor_talk_share_low"]), float(row["counsellor_talk_share_high"])
+    assert (low, high) == pytest.approx(expected, abs=1e-4)
 
 
 def test_every_bad_kind_is_covered(scored):

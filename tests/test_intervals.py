@@ -13,6 +13,7 @@ from trainer.schema import Attribution, Code, CodedUtterance, Role, Utterance
 from trainer.scoring.feedback import build_feedback, level_note
 from trainer.scoring.intervals import (
     INTERVAL_KEYS,
+    NOISY_TALK_SHARE_ERROR,
     TALK_SHARE_ERROR,
     Calibration,
     metric_intervals,
@@ -132,19 +133,42 @@ def timed(counsellor_s: float, client_s: float) -> list[CodedUtterance]:
     ]
 
 
+def speakers(method: str, level_db: float | None = None) -> Attribution:
+    """Two voices told apart by `method` in a recording with speech `level_db` above the background."""
+    roles = (("S0", Role.COUNSELLOR), ("S1", Role.CLIENT))
+    return Attribution(turns=(), roles=roles, method=method, speech_over_background_db=level_db)
+
+
 def test_talk_share_has_a_range_only_where_one_microphone_told_the_voices_apart():
     error = TALK_SHARE_ERROR["diarization"]
-    m = compute_metrics(timed(3.0, 7.0), "diarization")
+    m = compute_metrics(timed(3.0, 7.0), speakers("diarization"))
     assert m.counsellor_talk_share == pytest.approx(0.3)
     assert m.interval("counsellor_talk_share") == pytest.approx((0.3 - error, 0.3 + error))
-    low, high = compute_metrics(timed(9.5, 0.5), "diarization").interval("counsellor_talk_share")
+    low, high = compute_metrics(timed(9.5, 0.5), speakers("diarization")).interval("counsellor_talk_share")
     assert high == 1.0 and low == pytest.approx(0.95 - error)  # a share stays a share
-    for certain in ("channel", "reference", None):  # own microphones, or speakers a person named
-        assert compute_metrics(timed(3.0, 7.0), certain).interval("counsellor_talk_share") is None
+    for certain in ("channel", "reference"):  # own microphones, or speakers a person named
+        assert compute_metrics(timed(3.0, 7.0), speakers(certain, 10.0)).interval("counsellor_talk_share") is None
+    assert compute_metrics(timed(3.0, 7.0)).interval("counsellor_talk_share") is None  # a transcript's speakers
+
+
+def test_a_noisy_recording_widens_the_talk_share_range_and_keeps_it_when_reloaded():
+    """Under the noisy-recording warning's level voices are confused more often, so the range widens."""
+    clear = compute_metrics(timed(4.0, 6.0), speakers("diarization", 30.0)).interval("counsellor_talk_share")
+    assert clear == pytest.approx((0.4 - TALK_SHARE_ERROR["diarization"], 0.4 + TALK_SHARE_ERROR["diarization"]))
+    noisy = summarise("noisy.wav", 10.0, timed(4.0, 6.0), speakers=speakers("diarization", 18.0))
+    low, high = noisy.metrics.interval("counsellor_talk_share")
+    assert (low, high) == pytest.approx((0.4 - NOISY_TALK_SHARE_ERROR, 0.4 + NOISY_TALK_SHARE_ERROR))
+    assert high - low > clear[1] - clear[0]
+    document = session_to_dict(noisy)
+    assert document["speakers"]["speech_over_background_db"] == 18.0
+    reloaded = session_from_dict(document)
+    assert reloaded.speakers.speech_over_background_db == 18.0
+    again = summarise(reloaded.source, reloaded.duration_s, reloaded.utterances, speakers=reloaded.speakers)
+    assert again.metrics.interval("counsellor_talk_share") == pytest.approx((low, high))  # a role swap keeps it
 
 
 def test_talk_share_range_reaches_feedback_json_and_summary():
-    attribution = Attribution(turns=(), roles=(("S0", Role.COUNSELLOR), ("S1", Role.CLIENT)), method="diarization")
+    attribution = speakers("diarization")
     s = summarise("mono.wav", 10.0, timed(4.5, 5.5), speakers=attribution)
     low, high = s.metrics.interval("counsellor_talk_share")
     assert low < 0.45 < 0.5 < high

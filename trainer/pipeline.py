@@ -27,6 +27,7 @@ from trainer.scoring.talk_time import role_speech, swap_talk, talk_stats
 from trainer.scoring.utterances import build_utterances
 from trainer.speakers import SpeakerOptions, attribute, choose_method, extra_voices_warning
 from trainer.speech.audio import MAX_HOURS, load_audio
+from trainer.speech.level import speech_over_background_db
 from trainer.speech.longform import transcribe_recording
 from trainer.speech.transcribe import TranscribeOptions
 from trainer.speech.transcript_files import TRANSCRIPT_EXTENSIONS, read_transcript
@@ -69,7 +70,7 @@ def summarise(
 ) -> Session:
     """Metrics and feedback for coded utterances; also used after an instructor's edits."""
     speakers = extra.get("speakers")
-    metrics = compute_metrics(coded, speakers.method if speakers is not None else None)
+    metrics = compute_metrics(coded, speakers)
     return Session(
         source=source,
         duration_s=duration_s,
@@ -116,14 +117,15 @@ def run_session(
         steps = AUDIO_STEPS
         audio = load_audio(path, options.max_hours, source)
         duration = round(audio.duration_s, 2)
-        warnings.extend(check_audio(audio))
+        level = speech_over_background_db(audio)
+        warnings.extend(check_audio(audio, level))
         hook("audio", audio, completed=1, total=len(steps))
         method = choose_method(audio, options.speakers)
         transcript = transcribe_recording(audio, method, options.transcribe)
         model = transcript.model
         hook("transcribe", transcript, completed=2, total=len(steps))
         warnings.extend(check_transcript(transcript, source))
-        attribution = attribute(audio, transcript, method, options.speakers)
+        attribution = replace(attribute(audio, transcript, method, options.speakers), speech_over_background_db=level)
         warnings.extend(attribution.warnings)
         hook("speakers", attribution, completed=3, total=len(steps))
         utterances = build_utterances(attribution)

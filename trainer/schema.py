@@ -60,6 +60,10 @@ class Attribution:
     # Voices a person set aside as neither counsellor nor client (an observer, a supervisor):
     # their words stay stored but count for nobody.
     observers: tuple[str, ...] = ()
+    # How far speech stood above the background, in dB (trainer.speech.level): under
+    # NOISY_DB the talk share's range widens. None: not measured (a clip under 20 s,
+    # a result from before it was measured).
+    speech_over_background_db: float | None = None
 
     def role_of(self, speaker: str) -> Role:
         """Role of a speaker label; unknown labels count as client (never as counsellor)."""

@@ -94,6 +94,7 @@ def _speakers_dict(a: Attribution) -> dict[str, Any]:
         "method": a.method,
         "role_confidence": _round(a.role_confidence, 3),
         "n_speakers": a.n_speakers,
+        "speech_over_background_db": _round(a.speech_over_background_db, 1),
         "roles": {label: role.value for label, role in a.roles},
         "turns": [{"start": round(t.start, 2), "end": round(t.end, 2), "speaker": t.speaker} for t in a.turns],
         # Every word with its voice, so roles can be chosen again without transcribing again.
@@ -222,6 +223,7 @@ def session_from_dict(data: Mapping[str, Any]) -> Session:
             n_speakers=s.get("n_speakers", 2),
             words=tuple(Word(w["start"], w["end"], w["text"], speaker=w["speaker"]) for w in s.get("words", ())),
             observers=tuple(s.get("observers", ())),
+            speech_over_background_db=s.get("speech_over_background_db"),
         )
     return Session(
         data["source"],

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from trainer.errors import LanguageError, NoSpeechError
 from trainer.schema import CodedUtterance, Role, Transcript
 from trainer.speech.audio import Audio
-from trainer.speech.level import NOISY_DB, speech_over_background_db
+from trainer.speech.level import NOISY_DB
 from trainer.vocabulary import LANGUAGE
 
 # Mean word probability below this: on English speech tiny.en gives about 0.9, on
@@ -41,8 +41,11 @@ def declared_duration(path: str) -> float | None:
         return None
 
 
-def check_audio(audio: Audio) -> tuple[str, ...]:
-    """Warn when less audio was decoded than the file declares (truncated or corrupt), or when it is noisy."""
+def check_audio(audio: Audio, level_db: float | None) -> tuple[str, ...]:
+    """Warn when less audio was decoded than the file declares (truncated or corrupt), or when it is noisy.
+
+    `level_db` is how far speech stands above the background (`speech_over_background_db`).
+    """
     warnings = []
     declared = declared_duration(audio.source)
     decoded = audio.duration_s
@@ -50,11 +53,11 @@ def check_audio(audio: Audio) -> tuple[str, ...]:
         warnings.append(
             f"recording ends early: {decoded:.1f} s of {declared:.1f} s decoded (file truncated or damaged)"
         )
-    gap = speech_over_background_db(audio)
-    if gap is not None and gap < NOISY_DB:
+    if level_db is not None and level_db < NOISY_DB:
         warnings.append(
-            f"noisy recording: speech only {gap:.0f} dB above the background ({NOISY_DB:.0f} dB or more is clear), "
-            "so voices, words and codes may be wrong; record nearer the microphone or in a quieter room"
+            f"noisy recording: speech only {level_db:.0f} dB above the background "
+            f"({NOISY_DB:.0f} dB or more is clear), so voices, words and codes may be wrong; "
+            "record nearer the microphone or in a quieter room"
         )
     return tuple(warnings)
 

@@ -14,7 +14,8 @@ certain, so a session coded wholly by a person has no ranges.
 
 The counsellor's talk share is not coded but measured, and its doubt is whose voice each
 stretch of speech is. One microphone leaves that to diarization, whose error on the share
-was measured on real speech (`bench/bench_speakers.py`); separate channels and speakers a
+was measured on real speech (`bench/bench_speakers.py`), and is larger in a noisy
+recording (`bench/bench_conditions.py`); separate channels and speakers a
 person named (a transcript, a reference) are taken as certain.
 """
 
@@ -29,6 +30,7 @@ import numpy as np
 
 from trainer import MODELS
 from trainer.schema import Code, CodedUtterance, Role
+from trainer.speech.level import NOISY_DB
 
 CALIBRATION_FILE = MODELS / "intervals.json"
 INTERVAL_KEYS = ("reflection_question_ratio", "complex_reflection_share", "open_question_share")
@@ -38,6 +40,11 @@ _OQ, _CQ, _SR, _CR = (CODES.index(c) for c in Code if c is not Code.OTHER)
 # of the share's error on real AMI meeting excerpts, each main speaker taken as the counsellor
 # (`bench/bench_speakers.py`, "talk share" table: 0.20 over 17 speakers in 8 excerpts).
 TALK_SHARE_ERROR = {"diarization": 0.20}
+# The same where the recording is noisy (speech under NOISY_DB above the background: the
+# recordings `trainer score` warns about): the 80th percentile of the share's error on the
+# excerpts and two-person conversations with noise added (`bench/bench_conditions.py`, last
+# table: 0.215 over 92 speakers, against 0.201 over 181 in the clear recordings), rounded up.
+NOISY_TALK_SHARE_ERROR = 0.22
 MIN_DEFINED = 0.5  # share of draws in which a metric must be defined to get a range
 DRAW_BLOCK_VALUES = 2_000_000  # probabilities held per block of draws (float32): about 8 MB an array
 
@@ -169,14 +176,31 @@ def metric_intervals(
     return out
 
 
-def talk_share_interval(value: float | None, method: str | None) -> tuple[float, float] | None:
+def talk_share_error(method: str | None, level_db: float | None = None) -> float | None:
+    """Half-width of the talk share's likely range; None where the speakers are taken as certain.
+
+    Args:
+        method: how speakers were told apart (`Attribution.method`); None for a transcript.
+        level_db: how far speech stood above the background (`trainer.speech.level`); None
+            when not measured (a short clip, a result from before it was measured).
+    """
+    error = TALK_SHARE_ERROR.get(method or "")
+    if error is not None and level_db is not None and level_db < NOISY_DB:
+        return max(error, NOISY_TALK_SHARE_ERROR)
+    return error
+
+
+def talk_share_interval(
+    value: float | None, method: str | None, level_db: float | None = None
+) -> tuple[float, float] | None:
     """Likely range of the counsellor's talk share, or None where the speakers are taken as certain.
 
     Args:
         value: the measured share (0..1).
         method: how speakers were told apart (`Attribution.method`); None for a transcript.
+        level_db: how far speech stood above the background, as in `talk_share_error`.
     """
-    error = TALK_SHARE_ERROR.get(method or "")
+    error = talk_share_error(method, level_db)
     if value is None or error is None:
         return None
     return max(0.0, value - error), min(1.0, value + error)

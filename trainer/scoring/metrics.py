@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from trainer.schema import Code, CodedUtterance, Metrics, Role
+from trainer.schema import Attribution, Code, CodedUtterance, Metrics, Role
 from trainer.scoring.intervals import metric_intervals, talk_share_interval
 
 
@@ -27,13 +27,13 @@ def talk_time(utterances: Sequence[CodedUtterance]) -> tuple[dict[Role, float], 
     return amount, "seconds" if timed else "words"
 
 
-def compute_metrics(utterances: Sequence[CodedUtterance], speaker_method: str | None = None) -> Metrics:
+def compute_metrics(utterances: Sequence[CodedUtterance], speakers: Attribution | None = None) -> Metrics:
     """Counts per code, the four session metrics and their likely ranges.
 
     Args:
         utterances: the coded session.
-        speaker_method: how its speakers were told apart (`Attribution.method`), which says
-            how sure the talk share is; None for a transcript's own speakers.
+        speakers: how its speakers were told apart and how noisy the recording was, which
+            say how sure the talk share is; None for a transcript's own speakers.
     """
     counts = Counter(c.code for c in utterances if c.speaker is Role.COUNSELLOR and c.code is not None)
     oq, cq = counts[Code.OPEN_QUESTION], counts[Code.CLOSED_QUESTION]
@@ -46,7 +46,9 @@ def compute_metrics(utterances: Sequence[CodedUtterance], speaker_method: str | 
     }
     intervals = metric_intervals(utterances, values)
     talk_share = _ratio(amount[Role.COUNSELLOR], amount[Role.COUNSELLOR] + amount[Role.CLIENT])
-    talk_interval = talk_share_interval(talk_share, speaker_method) if basis == "seconds" else None
+    talk_interval = None
+    if basis == "seconds" and speakers is not None:
+        talk_interval = talk_share_interval(talk_share, speakers.method, speakers.speech_over_background_db)
     if talk_interval is not None:
         intervals["counsellor_talk_share"] = talk_interval
     return Metrics(
