@@ -60,6 +60,22 @@ def test_a_training_only_loss_changes_the_weights_not_what_is_shipped(tmp_path: 
     assert MICoder.load(tmp_path / "b").code(transcripts[0].plain)
 
 
+def test_a_coder_that_reads_the_history_ships_it_and_codes_with_it(tmp_path: Path) -> None:
+    """--history adds a recurrent layer to the head: shipped, loaded, and read beyond an utterance's neighbours."""
+    transcripts = [replace(t, utterances=t.utterances[:16]) for t in load_annomi()[:2]]
+    plain = transcripts[0].plain
+    # The first utterance's only neighbour is the next one; a change three turns on reaches it only through the history.
+    far = [*plain[:4], replace(plain[4], text="Something else entirely, about the weather and the bus."), *plain[5:]]
+    for history in (False, True):
+        out = train_coder(transcripts, tmp_path / str(history), replace(QUICK, history=history))
+        assert any(k.startswith("head.history.") for k in load_file(str(out / "weights.safetensors"))) == history
+        assert json.loads((out / "config.json").read_text())["history"] is history
+        coder = MICoder.load(out, quantize=False)  # int8 layers make a vector depend on its batch mates
+        codes = coder.probabilities(plain)[0]
+        assert codes.shape == (len(plain), len(CODE_LABELS))
+        assert torch.allclose(coder.probabilities(far)[0][0], codes[0], atol=1e-5) != history
+
+
 def test_behaviour_probabilities_are_the_code_probabilities_summed() -> None:
     logits = torch.randn(7, len(CODE_LABELS))
     p = torch.softmax(logits, dim=-1)
@@ -76,7 +92,7 @@ def test_train_coder_command_passes_the_context_option(tmp_path: Path, monkeypat
     seen = []
     monkeypatch.setattr(train, "train_coder", lambda transcripts, out, options: seen.append(options) or out)
     changes = ([], ["--context-tokens", "12"], ["--presence-weight", "0.5"], ["--coarse-weight", "1"])
-    changes += (["--epochs", "6"],)
+    changes += (["--epochs", "6"], ["--history"])
     for extra in changes:
         result = CliRunner().invoke(main, ["train-coder", "--data", str(tmp_path), "--out", str(tmp_path), *extra])
         assert result.exit_code == 0, result.output
@@ -85,6 +101,7 @@ def test_train_coder_command_passes_the_context_option(tmp_path: Path, monkeypat
     assert seen[2] == replace(TrainOptions(), presence_weight=0.5)
     assert seen[3] == replace(TrainOptions(), coarse_weight=1.0)
     assert seen[4] == replace(TrainOptions(), epochs=6)
+    assert seen[5] == replace(TrainOptions(), history=True)
 
 
 def test_training_with_a_fixed_seed_is_reproducible(tmp_path: Path) -> None:

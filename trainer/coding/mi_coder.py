@@ -76,7 +76,7 @@ class MICoder:
         if unexpected:
             raise ValueError(f"artifact has weights the base model lacks: {sorted(unexpected)[:3]}")
         encoder.load_state_dict(encoder_state, strict=False)
-        self.head = ContextHead(hidden=int(config["hidden"])).eval()
+        self.head = ContextHead(hidden=int(config["hidden"]), history=bool(config.get("history", False))).eval()
         self.head.load_state_dict(
             {k[len(HEAD_PREFIX) :]: v.float() for k, v in state.items() if k.startswith(HEAD_PREFIX)}
         )
@@ -137,9 +137,11 @@ class MICoder:
         rows = torch.tensor([(i, *link) for i, link in enumerate(links)], dtype=torch.long)
         is_client = torch.tensor([float(u.speaker is Role.CLIENT) for u in utterances])
         overlap = overlap_features(texts, links)
+        # A head that reads the history needs the whole conversation in one call.
+        size = len(texts) if self.head.history is not None else HEAD_ROWS
         blocks = [
-            self.head(vectors, rows[s : s + HEAD_ROWS], is_client[s : s + HEAD_ROWS], overlap[s : s + HEAD_ROWS])
-            for s in range(0, len(texts), HEAD_ROWS)
+            self.head(vectors, rows[s : s + size], is_client[s : s + size], overlap[s : s + size])
+            for s in range(0, len(texts), max(1, size))
         ]
         code, subcode, talk = (torch.cat([block[k] for block in blocks]) for k in range(3))
         return code.softmax(-1), subcode.softmax(-1), talk.softmax(-1)

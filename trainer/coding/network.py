@@ -165,15 +165,22 @@ def pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 class ContextHead(nn.Module):
-    """Reads an utterance vector with its neighbours' vectors and predicts all three labels."""
+    """Reads an utterance vector with its neighbours' vectors and predicts all three labels.
 
-    def __init__(self, hidden: int = 256) -> None:
+    With `history`, a bidirectional GRU then runs over the hidden layers of the
+    conversation's utterances in order, so each one also reads the turns beyond its
+    direct neighbours (the history attention of Cao et al., ACL 2019, in recurrent form).
+    """
+
+    def __init__(self, hidden: int = 256, history: bool = False) -> None:
         super().__init__()
         n_in = VECTOR_SIZE * 5 + 1 + N_OVERLAP
         self.trunk = nn.Sequential(nn.Dropout(0.1), nn.Linear(n_in, hidden), nn.GELU(), nn.Dropout(0.2))
         self.code = nn.Linear(hidden, len(CODE_LABELS))
         self.subcode = nn.Linear(hidden, len(SUBCODE_LABELS))
         self.talk = nn.Linear(hidden, len(TALK_LABELS))
+        # Made last, so a head without it starts from the same weights as before.
+        self.history = nn.GRU(hidden, hidden // 2, batch_first=True, bidirectional=True) if history else None
 
     def forward(
         self, vectors: torch.Tensor, links: torch.Tensor, is_client: torch.Tensor, overlap: torch.Tensor
@@ -201,4 +208,7 @@ class ContextHead(nn.Module):
         links = torch.where(links < 0, torch.full_like(links, len(vectors)), links)
         own, prev_other, next_other, prev_own = (padded[links[:, k]] for k in range(4))
         inputs = [own, prev_other, next_other, prev_own, own * prev_other, is_client.unsqueeze(-1), overlap]
-        return self.trunk(torch.cat(inputs, dim=-1))
+        z = self.trunk(torch.cat(inputs, dim=-1))
+        if self.history is not None:  # the rows are consecutive utterances, in order
+            z = z + self.history(z.unsqueeze(0))[0].squeeze(0)
+        return z

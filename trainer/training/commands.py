@@ -68,6 +68,15 @@ coarse_option = loss_weight_option(
     "the behaviour alone (question, reflection or other, summed from the code probabilities) besides the five codes",
 )
 
+# --history: a recurrent layer over the conversation in the head, beyond the direct neighbours.
+history_option = click.option(
+    "--history",
+    is_flag=True,
+    default=None,
+    help="Let the head read the whole conversation's history through a bidirectional GRU "
+    "[default: the shipped recipe's].",
+)
+
 
 # --epochs: passes over the training transcripts.
 epochs_option = click.option(
@@ -91,6 +100,7 @@ def recipe(**changes: Any) -> TrainOptions:
 @context_option
 @presence_option
 @coarse_option
+@history_option
 @epochs_option
 @click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True, help="Cross-validation folds.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fold split and of training.")
@@ -129,7 +139,7 @@ def evaluate(
     coder_name: str | None,
     probabilities_path: Path | None,
     float32: bool,
-    **changes: float | None,  # --context-tokens, --epochs and the loss weights, as given
+    **changes: float | None,  # --context-tokens, --epochs, --history and the loss weights, as given
 ) -> None:
     """Score the behaviour coder against AnnoMI's expert codes and print the tables (markdown).
 
@@ -177,6 +187,7 @@ def evaluate(
 @context_option
 @presence_option
 @coarse_option
+@history_option
 @epochs_option
 @click.option(
     "--out",
@@ -191,7 +202,7 @@ def train_coder(
     device: str,
     out_dir: Path | None,
     seed: int,
-    **changes: float | None,  # --context-tokens, --epochs and the loss weights, as given
+    **changes: float | None,  # --context-tokens, --epochs, --history and the loss weights, as given
 ) -> None:
     """Train the behaviour coder on AnnoMI, on the CPU (about 10 minutes on 2 cores).
 

@@ -80,6 +80,9 @@ class TrainOptions:
     # probabilities summed per behaviour), so that telling the behaviour apart counts before
     # its subtype; 0: the five codes only.
     coarse_weight: float = 0.0
+    # A bidirectional GRU over the conversation's utterances in the head (ContextHead), so
+    # each utterance reads more of the history than its direct neighbours; False: none.
+    history: bool = False
     seed: int = 0
     device: str = "cpu"  # torch device to train on; the shipped model was trained on the CPU
 
@@ -128,7 +131,7 @@ class _Network(nn.Module):
         first = N_LAYERS - options.trained_layers
         self.first = first
         self.layers = nn.ModuleList(copy.deepcopy(base.layers[i]) for i in range(first, N_LAYERS))
-        self.head = ContextHead(options.hidden)
+        self.head = ContextHead(options.hidden, options.history)
         # Made after the head, so a recipe without it starts from the same weights as before.
         self.presence = nn.Linear(options.hidden, len(PRESENT_LABELS)) if options.presence_weight > 0 else None
 
@@ -318,6 +321,7 @@ def _config(options: TrainOptions) -> dict[str, object]:
         "hidden": options.hidden,
         "trained_layers": options.trained_layers,
         "context_tokens": options.context_tokens,
+        "history": options.history,
         "labels": {"code": CODE_LABELS, "subcode": SUBCODE_LABELS, "talk_type": TALK_LABELS},
         "training": asdict(options),
     }
