@@ -47,7 +47,7 @@ from trainer.scoring.checks import check_audio
 from trainer.scoring.intervals import NOISY_TALK_SHARE_ERROR, TALK_SHARE_ERROR, talk_share_error
 from trainer.speakers import SpeakerOptions, attribute
 from trainer.speech.audio import SAMPLE_RATE, Audio, load_audio
-from trainer.speech.level import NOISY_DB, speech_over_background_db
+from trainer.speech.level import NOISY_DB, is_noisy, speech_over_background_db
 from trainer.speech.transcribe import TranscribeOptions, transcribe
 
 SILENT = ("trn01", "trn02")  # no speech heard in them at any level (README, speaker table)
@@ -145,12 +145,21 @@ def attributed(audio: Audio, ref: Annotation) -> tuple[int, float, int, list[flo
 Errors = list[tuple[float | None, float]]
 
 
+def held(errors: Errors) -> float:
+    """How often the range `trainer score` gives (its width depends on the level) holds the true share."""
+    return float(np.mean([error <= (talk_share_error("diarization", level) or 0.0) for level, error in errors]))
+
+
 def share_errors(errors: Errors) -> str:
-    """80th percentile of the talk share errors, and how often the range `trainer score` gives holds the truth."""
+    """80th percentile of the talk share errors, and how often the range given holds the truth."""
     if not errors:
         return "-"
-    held = np.mean([error <= (talk_share_error("diarization", level) or 0.0) for level, error in errors])
-    return f"{np.quantile([e for _, e in errors], 0.8):.2f} ({held:.0%})"
+    return f"{np.quantile([e for _, e in errors], 0.8):.2f} ({held(errors):.0%})"
+
+
+def warned(audio: Audio, level: float | None) -> bool:
+    """Whether `trainer score` warns that the recording is noisy."""
+    return any(w.startswith("noisy recording") for w in check_audio(audio, level))
 
 
 def range_table(errors: Errors) -> None:
@@ -162,12 +171,12 @@ def range_table(errors: Errors) -> None:
     print("| " + " | ".join(heads) + " |\n|" + " --- |" * len(heads))
     groups = {f"clear ({NOISY_DB:.0f} dB or more)": False, f"noisy (under {NOISY_DB:.0f} dB, warned)": True}
     for name, noisy in groups.items():
-        rows = [(level, e) for level, e in errors if (level is not None and level < NOISY_DB) == noisy]
+        rows = [(level, e) for level, e in errors if is_noisy(level) == noisy]
         if not rows:
             continue
         values = np.array([e for _, e in rows])
         cells = [name, len(rows), f"{np.median(values):.3f}", f"{np.quantile(values, 0.8):.3f}"]
-        cells += [share_errors(rows).split()[1].strip("()"), *(f"{np.mean(values <= w):.0%}" for w in widths)]
+        cells += [f"{held(rows):.0%}", *(f"{np.mean(values <= w):.0%}" for w in widths)]
         print("| " + " | ".join(map(str, cells)) + " |")
 
 
@@ -188,12 +197,12 @@ def main() -> None:
     counts: dict[str, list[int]] = {}
     pooled: Errors = []
     for name, degrade in CONDITIONS.items():
-        gaps, warned, right, attributions, words, errors = [], 0, 0, {}, 0, []
+        gaps, named, right, attributions, words, errors = [], 0, 0, {}, 0, []
         for seed, (clip, samples) in enumerate(clean.items(), start=SEED):
             audio = degrade(samples, truth[clip], seed)
             level = speech_over_background_db(audio)
             gaps.append(level or 0.0)
-            warned += any(w.startswith("noisy recording") for w in check_audio(audio, level))
+            named += warned(audio, level)
             found, attributions[clip], n_words, clip_errors = attributed(audio, truth[clip])
             errors += [(level, e) for e in clip_errors]
             right += found == main_speakers(truth[clip])
@@ -202,7 +211,7 @@ def main() -> None:
             words += n_words
         lowest = min(attributions, key=attributions.__getitem__)
         print(
-            f"| {name} | {min(gaps):.0f}-{max(gaps):.0f} | {warned} of {len(clean)} | {right} of {len(clean)} | "
+            f"| {name} | {min(gaps):.0f}-{max(gaps):.0f} | {named} of {len(clean)} | {right} of {len(clean)} | "
             f"{np.mean(list(attributions.values())):.3f} | {attributions[lowest]:.3f} ({lowest}) | "
             f"{words / sum(words_as_recorded.values()):.2f} | {share_errors(errors)} |",
             flush=True,
@@ -240,8 +249,8 @@ def two_people(data: Path, truth: dict[str, Annotation]) -> Errors:
             audio = degrade(samples, ref, SEED)
             found, attribution, _, errors = attributed(audio, ref)
             level = speech_over_background_db(audio)
-            warned = " (warned)" if any(w.startswith("noisy recording") for w in check_audio(audio, level)) else ""
-            cells.append(f"{found}, {attribution:.3f}, {max(errors, default=1.0):.2f}; {level or 0.0:.0f}{warned}")
+            note = " (warned)" if warned(audio, level) else ""
+            cells.append(f"{found}, {attribution:.3f}, {max(errors, default=1.0):.2f}; {level or 0.0:.0f}{note}")
             pooled += [(level, e) for e in errors]
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
     return pooled

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from trainer.live.stats import LiveStats, bands
 from trainer.schema import Code
-from trainer.speech.level import NOISY_DB
+from trainer.speech.level import is_noisy
 from trainer.vocabulary import CODE_LABELS
 
 LEVEL_STYLES = {"good": "green", "fair": "yellow", "practise": "red", "note": "dim"}
@@ -38,7 +38,7 @@ def status_lines(stats: LiveStats) -> list[str]:
         talk += f" ({ROUGH_TALK})"
     lines = [talk, stats.roles_note]
     noise = stats.speech_over_background_db
-    if noise is not None and noise < NOISY_DB:
+    if is_noisy(noise):
         lines.append(
             f"Noisy room: speech only {noise:.0f} dB above the background, so voices and words may be missed; "
             "move nearer the microphone or somewhere quieter."

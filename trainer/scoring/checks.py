@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from trainer.errors import LanguageError, NoSpeechError
 from trainer.schema import CodedUtterance, Role, Transcript
 from trainer.speech.audio import Audio
-from trainer.speech.level import NOISY_DB
+from trainer.speech.level import NOISY_DB, is_noisy
 from trainer.vocabulary import LANGUAGE
 
 # Mean word probability below this: on English speech tiny.en gives about 0.9, on
@@ -53,7 +53,7 @@ def check_audio(audio: Audio, level_db: float | None) -> tuple[str, ...]:
         warnings.append(
             f"recording ends early: {decoded:.1f} s of {declared:.1f} s decoded (file truncated or damaged)"
         )
-    if level_db is not None and level_db < NOISY_DB:
+    if is_noisy(level_db):
         warnings.append(
             f"noisy recording: speech only {level_db:.0f} dB above the background "
             f"({NOISY_DB:.0f} dB or more is clear), so voices, words and codes may be wrong; "

@@ -30,7 +30,7 @@ import numpy as np
 
 from trainer import MODELS
 from trainer.schema import Code, CodedUtterance, Role
-from trainer.speech.level import NOISY_DB
+from trainer.speech.level import is_noisy
 
 CALIBRATION_FILE = MODELS / "intervals.json"
 INTERVAL_KEYS = ("reflection_question_ratio", "complex_reflection_share", "open_question_share")
@@ -185,7 +185,7 @@ def talk_share_error(method: str | None, level_db: float | None = None) -> float
             when not measured (a short clip, a result from before it was measured).
     """
     error = TALK_SHARE_ERROR.get(method or "")
-    if error is not None and level_db is not None and level_db < NOISY_DB:
+    if error is not None and is_noisy(level_db):
         return max(error, NOISY_TALK_SHARE_ERROR)
     return error
 

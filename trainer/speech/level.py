@@ -28,6 +28,11 @@ FLOOR_DB, BIN_DB = -120.0, 0.1  # levels are counted in bins this fine from this
 CHUNK_S = 600.0  # a recording is measured this much at a time: a 2-hour file makes no full-length mix
 
 
+def is_noisy(level_db: float | None) -> bool:
+    """Whether speech stood so little above the background that voices and words may go wrong."""
+    return level_db is not None and level_db < NOISY_DB
+
+
 class LevelMeter:
     """A running count of frame levels; fed a whole file in pieces or a live stream block by block."""
 
