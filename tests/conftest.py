@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,12 @@ JFK_TEXT = (
 )
 LEFT_TEXT = "He began a confused complaint against the wizard, who had vanished behind the curtain on the left."
 RIGHT_TEXT = "The horizon seems extremely distant."
+
+
+def read_summary(out: Path) -> list[dict[str, str]]:
+    """The rows of an output folder's summary.csv, as written."""
+    with (out / "summary.csv").open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
 
 
 def with_hiss(samples: np.ndarray, below_db: float, seed: int = 0) -> np.ndarray:

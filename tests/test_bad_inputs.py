@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import TEST_DATA, with_hiss
+from tests.conftest import TEST_DATA, read_summary, with_hiss
 from trainer.batch import resume
 from trainer.batch.runner import find_inputs, score_batch
 from trainer.errors import LanguageError, TrainerError
@@ -123,6 +123,12 @@ def test_a_noisy_recording_keeps_its_level_and_gets_the_wider_talk_share_range(s
     expected = (max(0.0, share - NOISY_TALK_SHARE_ERROR), min(1.0, share + NOISY_TALK_SHARE_ERROR))
     low, high = float(row["counsellor_talk_share_low"]), float(row["counsellor_talk_share_high"])
     assert (low, high) == pytest.approx(expected, abs=1e-4)
+    # summary.csv says the same, so a batch's noisy or doubtful sessions can be sorted out there.
+    written = {Path(r["file"]).name: r for r in read_summary(Path(row["json"]).parent)}["noisy.flac"]
+    assert float(written["speech_over_background_db"]) == level
+    assert written["speakers_method"] == "diarization"
+    assert int(written["n_speakers"]) == document["speakers"]["n_speakers"]
+    assert float(written["role_confidence"]) == document["speakers"]["role_confidence"]
 
 
 def test_every_bad_kind_is_covered(scored):

@@ -38,11 +38,6 @@ def write_transcript(path: Path, repeat: int = 1, extra: str = "") -> Path:
     return path
 
 
-def read_summary(out: Path) -> list[dict[str, str]]:
-    with (out / "summary.csv").open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
-
-
 def results(out: Path) -> dict[str, str]:
     """Every result file of an output folder (not the state), by name, as text."""
     return {p.name: p.read_text(encoding="utf-8") for p in out.iterdir() if not p.name.startswith(".")}

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 
 from click.testing import CliRunner
 
-from tests.conftest import LEFT_TEXT, RIGHT_TEXT, normalise
-from trainer.batch.output import SUMMARY_COLUMNS
+from tests.conftest import LEFT_TEXT, RIGHT_TEXT, normalise, read_summary
+from trainer.batch.output import SPEAKER_COLUMNS, SUMMARY_COLUMNS
 from trainer.cli import main
-
-
-def read_summary(out):
-    with open(out / "summary.csv", newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def test_score_real_stereo_recording(tmp_path, stereo_path):
@@ -33,6 +27,9 @@ def test_score_real_stereo_recording(tmp_path, stereo_path):
     assert all(u["code"] is None for u in doc["utterances"] if u["speaker"] == "client")
     assert doc["speakers"]["method"] == "channel"
     assert 0.55 < doc["metrics"]["counsellor_talk_share"] < 0.75
+    row = read_summary(out)[0]
+    assert (row["speakers_method"], row["n_speakers"], row["role_confidence"]) == ("channel", "2", "1.0")
+    assert row["speech_over_background_db"] == ""  # 5 s: too short to measure the room
 
 
 def test_swap_roles_puts_the_counsellor_on_the_right(tmp_path, stereo_path):
@@ -76,6 +73,7 @@ def test_transcript_rows_stay_one_utterance_each(tmp_path, transcript_csv):
     row = read_summary(out)[0]
     assert row["status"] == "ok"
     assert float(row["counsellor_talk_share"]) == round(7.5 / (7.5 + 11.5), 4)
+    assert [row[c] for c in SPEAKER_COLUMNS] == [""] * len(SPEAKER_COLUMNS)  # a transcript brings its speakers
 
 
 def test_missing_file_gets_an_error_row(tmp_path):

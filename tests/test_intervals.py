@@ -92,7 +92,7 @@ def test_ranges_reach_json_and_summary_and_survive_a_round_trip():
         (k, round(lo, 4), round(hi, 4)) for k, lo, hi in s.metrics.intervals
     )
     row = summary_row("s.csv", s, json_path="s.json")
-    assert SUMMARY_COLUMNS[-8:-2] == tuple(f"{k}_{end}" for k in INTERVAL_KEYS for end in ("low", "high"))
+    assert SUMMARY_COLUMNS[-12:-6] == tuple(f"{k}_{end}" for k in INTERVAL_KEYS for end in ("low", "high"))
     assert SUMMARY_COLUMNS.index("json") < SUMMARY_COLUMNS.index("reflection_question_ratio_low")
     low, high = s.metrics.interval("open_question_share")
     assert row["open_question_share_low"] == round(low, 4) and row["open_question_share_high"] == round(high, 4)
@@ -180,7 +180,7 @@ def test_talk_share_range_reaches_feedback_json_and_summary():
     assert set(document["metrics"]["intervals"]) == {"counsellor_talk_share"}  # codes a person set: none else
     assert session_from_dict(document).metrics.interval("counsellor_talk_share") == (round(low, 4), round(high, 4))
     row = summary_row("mono.wav", s, json_path="mono.json")
-    assert SUMMARY_COLUMNS[-2:] == ("counsellor_talk_share_low", "counsellor_talk_share_high")
+    assert SUMMARY_COLUMNS[-6:-4] == ("counsellor_talk_share_low", "counsellor_talk_share_high")
     assert (row["counsellor_talk_share_low"], row["counsellor_talk_share_high"]) == (round(low, 4), round(high, 4))
     stereo = summarise("stereo.wav", 10.0, timed(4.5, 5.5), speakers=replace(attribution, method="channel"))
     assert stereo.metrics.intervals == () and summary_row("stereo.wav", stereo)["counsellor_talk_share_low"] == ""

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from trainer.app.session_report import COLOUR_HEX, LEVEL_COLOURS, clock, format_range
-from trainer.batch.output import TALK_RANGE_COLUMNS, atomic_write_text
+from trainer.batch.output import SPEAKER_COLUMNS, TALK_RANGE_COLUMNS, atomic_write_text
 from trainer.errors import TrainerError
 from trainer.safe_text import csv_text, csv_uncell, html_href, html_text
 from trainer.scoring.feedback import level_note
@@ -44,6 +44,7 @@ CSV_COLUMNS = (
     "mi_quality",
     "mi_quality_probability_high",
     *TALK_RANGE_COLUMNS,
+    *SPEAKER_COLUMNS,
 )
 RATIO_AXIS_MAX = 4.0  # reflections per question are drawn up to this; higher values pile in the last bin
 BINS = 10

@@ -34,6 +34,8 @@ from trainer.vocabulary import METRIC_KEYS
 
 TALK_PER_ROLE = ("speaking_s", "longest_s", "response_pause_s")  # metrics.talk keys holding a value per role
 TALK_RANGE_COLUMNS = ("counsellor_talk_share_low", "counsellor_talk_share_high")
+# How the voices were found and how sure the roles are, so a batch's doubtful sessions can be sorted out.
+SPEAKER_COLUMNS = ("speakers_method", "n_speakers", "role_confidence", "speech_over_background_db")
 SUMMARY_COLUMNS = (
     "file",
     "status",
@@ -47,8 +49,10 @@ SUMMARY_COLUMNS = (
     "json",
     # Appended later: the likely range of each coded metric (empty where codes are certain),
     *(f"{key}_{end}" for key in INTERVAL_KEYS for end in ("low", "high")),
-    # then of talk share (empty where the speakers are certain: channels, transcripts).
+    # then of talk share (empty where the speakers are certain: channels, transcripts),
     *TALK_RANGE_COLUMNS,
+    # then the speakers (empty for transcripts, which bring their own).
+    *SPEAKER_COLUMNS,
 )
 
 
@@ -285,6 +289,14 @@ def summary_row(file: str, session: Session | None = None, error: str = "", json
             **{f"{key}_low": round(low, 4) for key, low, _ in m.intervals},
             **{f"{key}_high": round(high, 4) for key, _, high in m.intervals},
         )
+        if (a := session.speakers) is not None:
+            level = _round(a.speech_over_background_db, 1)
+            row.update(
+                speakers_method=a.method,
+                n_speakers=a.n_speakers,
+                role_confidence=_round(a.role_confidence, 3),
+                speech_over_background_db="" if level is None else level,
+            )
     return row
 
 
