@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from trainer.app.ui.charts import history_chart, talk_time_chart, timeline_chart
-from trainer.pipeline import run_session
+from trainer.pipeline import run_session, summarise
+from trainer.schema import Attribution, Role
 
 
 def test_talk_time_is_a_share_on_a_percent_axis(transcript_csv):
@@ -13,6 +16,27 @@ def test_talk_time_is_a_share_on_a_percent_axis(transcript_csv):
     assert "seconds" not in bars["encoding"]["x"]["title"]
     assert labels["encoding"]["text"] == {"field": "share", "format": ".0%", "type": "quantitative"}
     assert {t.get("field") for t in bars["encoding"]["tooltip"]} >= {"share", "seconds"}
+
+
+def test_talk_time_from_one_microphone_carries_its_likely_range(transcript_csv):
+    """The bars show the share the card shows, with the same range as whiskers (the client's turned round)."""
+    told = run_session(transcript_csv)
+    voices = Attribution(turns=(), roles=(("S0", Role.COUNSELLOR), ("S1", Role.CLIENT)), method="diarization")
+    session = summarise(told.source, told.duration_s, told.utterances, speakers=voices)
+    low, high = session.metrics.interval("counsellor_talk_share")
+    spec = talk_time_chart(session).to_dict()
+    bars, whiskers, labels = spec["layer"]
+    assert whiskers["mark"]["type"] == "errorbar"
+    assert (whiskers["encoding"]["x"]["field"], whiskers["encoding"]["x2"]["field"]) == ("low", "high")
+    assert labels["encoding"]["x"]["field"] == "high"  # the label sits past the whisker
+    (rows,) = spec["datasets"].values()
+    by_role = {r["role"]: r for r in rows}
+    counsellor, client = by_role["Counsellor"], by_role["Client"]
+    assert counsellor["share"] == pytest.approx(session.metrics.counsellor_talk_share)
+    assert (counsellor["low"], counsellor["high"]) == pytest.approx((low, high))
+    assert (client["low"], client["high"]) == pytest.approx((1 - high, 1 - low))
+    assert counsellor["likely"] == f"{low:.0%}–{high:.0%}"
+    assert "likely" in {t.get("field") for t in bars["encoding"]["tooltip"]}
 
 
 def test_the_timeline_legend_lists_only_what_was_said(transcript_csv):

@@ -31,40 +31,69 @@ def _colour_scale(used: set[str]) -> alt.Scale:
 
 
 def talk_time_chart(session: Session) -> alt.Chart:
-    """Bar per role: its share of the talk, on a percent axis; the seconds (or words) are in the tooltip."""
+    """Bar per role: its share of the talk, on a percent axis; the seconds (or words) are in the tooltip.
+
+    Where one microphone leaves the share uncertain, each bar carries its likely range as a
+    whisker (the client's is the counsellor's turned round), as the metric card does.
+    """
     amount, basis = talk_time(session.utterances)
     total = sum(amount.values()) or 1.0
     unit = "seconds" if basis == "seconds" else "words"
+    share = {role: v / total for role, v in amount.items()}
     data = pd.DataFrame(
         {
             "role": [ROLE_LABELS[r] for r in amount],
-            "share": [v / total for v in amount.values()],
+            "share": list(share.values()),
             unit: [round(v, 1) for v in amount.values()],
         }
     )
+    interval = session.metrics.interval("counsellor_talk_share")
+    if interval is not None:
+        low, high = interval
+        ranges = {Role.COUNSELLOR: (low, high), Role.CLIENT: (1 - high, 1 - low)}
+        data["low"] = [ranges[r][0] for r in amount]
+        data["high"] = [ranges[r][1] for r in amount]
+        data["likely"] = [f"{ranges[r][0]:.0%}–{ranges[r][1]:.0%}" for r in amount]
+    role_axis = alt.Y("role:N", title=None, sort=list(ROLE_LABELS.values()))
     colours = alt.Scale(domain=list(ROLE_LABELS.values()), range=[COLOUR_HEX["blue"], COLOUR_HEX[CLIENT_COLOUR]])
+    title = f"Share of the {'speaking time' if unit == 'seconds' else 'words'}"  # one title for every layer's x
+    tooltip = ["role", alt.Tooltip("share:Q", format=".0%"), alt.Tooltip(f"{unit}:Q")]
+    if interval is not None:
+        tooltip.append(alt.Tooltip("likely:N", title="likely"))
     bars = (
         alt.Chart(data)
         .mark_bar(cornerRadiusEnd=4)
         .encode(
             x=alt.X(
                 "share:Q",
-                title=f"Share of the {'speaking time' if unit == 'seconds' else 'words'}",
+                title=title,
                 scale=alt.Scale(domain=[0, 1.12]),  # room for the label of a bar at 100%
                 axis=alt.Axis(format=".0%", values=[0, 0.25, 0.5, 0.75, 1]),
             ),
-            y=alt.Y("role:N", title=None, sort=list(ROLE_LABELS.values())),
+            y=role_axis,
             color=alt.Color("role:N", scale=colours, legend=None),
-            tooltip=["role", alt.Tooltip("share:Q", format=".0%"), alt.Tooltip(f"{unit}:Q")],
+            tooltip=tooltip,
         )
     )
-    # Labels in the theme's text colour (not the bars'), readable on light and dark backgrounds.
+    # Labels in the theme's text colour (not the bars'), readable on light and dark backgrounds,
+    # placed past the whisker where there is one.
     labels = (
         alt.Chart(data)
         .mark_text(align="left", dx=4)
-        .encode(x="share:Q", y=alt.Y("role:N", sort=list(ROLE_LABELS.values())), text=alt.Text("share:Q", format=".0%"))
+        .encode(
+            x=alt.X("high:Q" if interval is not None else "share:Q", title=title),
+            y=role_axis,
+            text=alt.Text("share:Q", format=".0%"),
+        )
     )
-    return (bars + labels).properties(height=120)
+    if interval is None:
+        return (bars + labels).properties(height=120)
+    whiskers = (
+        alt.Chart(data)
+        .mark_errorbar(ticks=True)
+        .encode(x=alt.X("low:Q", title=title), x2="high:Q", y=role_axis, tooltip=tooltip)
+    )
+    return (bars + whiskers + labels).properties(height=120)
 
 
 def timeline_chart(session: Session) -> alt.Chart | None:

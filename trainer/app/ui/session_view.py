@@ -153,6 +153,8 @@ def render_charts(reviewed: Reviewed) -> None:
     with left:
         st.markdown("##### Talk time")
         st.altair_chart(talk_time_chart(reviewed.session), width="stretch")
+        if reviewed.session.metrics.interval("counsellor_talk_share") is not None:
+            st.caption("Whiskers: the likely range, since one microphone cannot always tell the voices apart.")
     timeline = timeline_chart(reviewed.session)
     with right:
         st.markdown("##### Who spoke when")
