@@ -14,12 +14,13 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import TEST_DATA
 from tests.test_app import data_dir_env, scored, sign_in, texts  # noqa: F401 - data_dir_env: autouse fixture
 from tests.test_diarize import hypothesis, truth
-from trainer.app.voices import PROFILE_KEY, SURE, enrol_upload, profile_path
+from trainer.app.voices import PROFILE_KEY, enrol_upload, profile_path
 from trainer.batch.output import session_to_dict
 from trainer.pipeline import run_session
 from trainer.safe_text import markdown_text
 from trainer.schema import SpeakerTurn
 from trainer.speakers.enrol import profile_of_file
+from trainer.speakers.roles import UNSURE_BELOW
 from trainer.speech.audio import SAMPLE_RATE, load_audio
 
 AMI = TEST_DATA / "ami"
@@ -53,7 +54,7 @@ def score_unsure(folder: Path) -> tuple[dict, bytes]:
     path = folder / "left_then_jfk.wav"
     sf.write(path, np.concatenate([left, np.zeros(SAMPLE_RATE, dtype=np.float32), jfk]), SAMPLE_RATE)
     document = session_to_dict(run_session(path))
-    assert document["speakers"]["n_speakers"] == 2 and document["speakers"]["role_confidence"] < SURE
+    assert document["speakers"]["n_speakers"] == 2 and document["speakers"]["role_confidence"] < UNSURE_BELOW
     return document, path.read_bytes()
 
 
@@ -184,7 +185,7 @@ def three_voices(tmp_path_factory) -> tuple[dict, bytes]:
     path = tmp_path_factory.mktemp("three") / "three.wav"
     sf.write(path, np.concatenate([left, gap, jfk, gap, right]), SAMPLE_RATE)
     document = session_to_dict(run_session(path))
-    assert len(document["speakers"]["roles"]) == 3 and document["speakers"]["role_confidence"] < SURE
+    assert len(document["speakers"]["roles"]) == 3 and document["speakers"]["role_confidence"] < UNSURE_BELOW
     return document, path.read_bytes()
 
 
@@ -301,7 +302,7 @@ def test_an_enrolled_voice_overrules_what_the_words_suggest(unsure, store, peopl
     speakers = stored.document["speakers"]
     counsellor = counsellor_of(stored.document)
     jfk_starts = load_audio(TEST_DATA / "stereo_diarization.wav").duration_s  # the left speaker, then a pause
-    assert counsellor != "S0" and speakers[PROFILE_KEY] is True and speakers["role_confidence"] >= SURE
+    assert counsellor != "S0" and speakers[PROFILE_KEY] is True and speakers["role_confidence"] >= UNSURE_BELOW
     assert all(t["start"] >= jfk_starts for t in speakers["turns"] if t["speaker"] == counsellor)
     said = " ".join(u["text"] for u in stored.document["utterances"] if u["speaker"] == "counsellor")
     assert "what your country can do for you" in said.lower()

@@ -29,6 +29,12 @@ def test_score_real_stereo_recording(tmp_path, stereo_path):
     assert 0.55 < doc["metrics"]["counsellor_talk_share"] < 0.75
     row = read_summary(out)[0]
     assert (row["speakers_method"], row["n_speakers"], row["role_confidence"]) == ("channel", "2", "1.0")
+    # One input: its feedback is printed too, as stored (summary, metrics, voices, where the JSON is).
+    shown = " ".join(result.stdout.replace("│", " ").split())
+    assert " ".join(doc["feedback"]["summary"].split()) in shown
+    assert "Reflections per question" in shown and "Your talk time" in shown
+    assert "Voices: 2 (one per channel); role confidence 100%" in shown
+    assert f"Full result: {out / 'stereo_diarization.json'}" in shown
     assert row["speech_over_background_db"] == ""  # 5 s: too short to measure the room
 
 
@@ -60,6 +66,7 @@ def test_batch_goes_on_after_bad_inputs_and_exits_non_zero(tmp_path, transcript_
     assert "missing column" in rows["bad.csv"]["error"]
     assert all(r["status"] == "error" and "\n" not in r["error"] for k, r in rows.items() if k != "good.csv")
     assert "1 of 4 scored" in result.output
+    assert "Reflections per question" not in result.output  # a batch's feedback is in its files and report
     assert list(read_summary(out)[0].keys()) == list(SUMMARY_COLUMNS)
 
 

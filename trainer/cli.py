@@ -215,6 +215,8 @@ def score(
     for row in result.failed:
         click.echo(f"error: {row['error']}", err=True)
     ok = len(result.rows) - len(result.failed)
+    if len(result.rows) == 1 and not result.failed:
+        show_session(out_dir, result.rows[0])
     click.echo(f"{ok} of {len(result.rows)} scored; summary: {out_dir / 'summary.csv'}", err=True)
     if with_report:
         from trainer.batch.cohort_report import write_report
@@ -368,7 +370,27 @@ def record(
         result = score_batch([done.path], score_out, options)
         if result.failed:
             raise click.ClickException(result.failed[0]["error"])
+        show_session(score_out, result.rows[0])
         click.echo(f"scored: {score_out / 'summary.csv'}", err=True)
+
+
+def show_session(out_dir: Path, row: dict[str, Any]) -> None:
+    """Print one scored session's feedback, as stored in its JSON, on standard output."""
+    import json
+
+    from rich.console import Console
+
+    from trainer.batch.output import session_from_dict
+    from trainer.batch.session_panel import render_session
+
+    path = out_dir / row["json"]
+    try:
+        session = session_from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        click.echo(f"{path}: scored, but the result cannot be shown ({e})", err=True)
+        return
+    Console().print(render_session(session, path))
+    click.echo(f"Full result: {path}")  # outside the panel, so a long path is never cut for copying
 
 
 def live_record(out: Path, stop: Any, options: PipelineOptions, record_options: Any) -> Any:

@@ -26,9 +26,9 @@ from trainer.errors import SpeakerError, TrainerError, one_line
 from trainer.pipeline import PipelineOptions, choose_counsellor
 from trainer.schema import Role
 from trainer.speakers.enrol import PROFILE_SUFFIX, enrol
+from trainer.speakers.roles import UNSURE_BELOW
 
 VOICES_DIR = "voices"
-SURE = 0.8  # below this role confidence, a session without a profile asks which voice is the trainee's
 CLIP_S = 5.0  # how much of each voice's longest turn the page plays
 PROFILE_KEY = "counsellor_profile"  # in a stored document's `speakers`: roles came from the owner's profile
 
@@ -130,9 +130,9 @@ def voices_to_pick(document: Mapping[str, Any]) -> tuple[Voice, ...]:
 
 def roles_unsure(document: Mapping[str, Any]) -> bool:
     """Whether to ask which voice is the counsellor's: found from the words (no profile, no person)
-    with a confidence below SURE."""
+    with a confidence below UNSURE_BELOW."""
     speakers = document.get("speakers") or {}
-    return not speakers.get(PROFILE_KEY) and speakers.get("role_confidence", 1.0) < SURE
+    return not speakers.get(PROFILE_KEY) and speakers.get("role_confidence", 1.0) < UNSURE_BELOW
 
 
 def pick_counsellor(

@@ -20,6 +20,10 @@ from dataclasses import dataclass
 from trainer.coding.rules import OPEN_STARTS, REFLECTION_STARTS
 from trainer.schema import Role, SpeakerTurn, Word
 
+# Below this probability roles found from the words are worth a person's check: the app asks
+# "which one is you?" and `trainer score` says how to swap them.
+UNSURE_BELOW = 0.8
+
 YOU_WORDS = frozenset({"you", "your", "you're", "yours", "yourself", "you've", "you'd", "you'll"})
 I_WORDS = frozenset({"i", "i'm", "me", "my", "mine", "myself", "i've", "i'd", "i'll"})
 # Weights of the counsellor score: a logistic regression on the counsellor-minus-client
