@@ -148,6 +148,9 @@ def test_swap_roles_command_rewrites_the_result(tmp_path, scored):
     assert [u["speaker"] for u in doc["utterances"]] == ["client", "counsellor"] * 2
     assert doc["speakers"]["roles"] == {"S0": "client", "S1": "counsellor"}
     assert doc["metrics"]["counts"][Code.OPEN_QUESTION.value] == 0
+    # The feedback with the new roles is printed, read back from the rewritten file.
+    assert " ".join(doc["feedback"]["summary"].split()) in " ".join(result.stdout.replace("│", " ").split())
+    assert "role confidence 100%" in result.stdout  # a person decided
 
 
 def test_swap_roles_command_refuses_other_json(tmp_path):

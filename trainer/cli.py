@@ -216,7 +216,7 @@ def score(
         click.echo(f"error: {row['error']}", err=True)
     ok = len(result.rows) - len(result.failed)
     if len(result.rows) == 1 and not result.failed:
-        show_session(out_dir, result.rows[0])
+        show_session(out_dir / result.rows[0]["json"])
     click.echo(f"{ok} of {len(result.rows)} scored; summary: {out_dir / 'summary.csv'}", err=True)
     if with_report:
         from trainer.batch.cohort_report import write_report
@@ -305,6 +305,8 @@ def swap_roles(results: tuple[Path, ...], coder: str, counsellor: tuple[str, ...
                 click.echo(f"{path}: {', '.join(labels)} the counsellor{aside_note}, the rest client", err=True)
     except TrainerError as e:
         raise click.ClickException(str(e)) from e
+    if len(results) == 1:
+        show_session(results[0])  # the feedback with the roles as they now are
 
 
 @main.command()
@@ -370,11 +372,11 @@ def record(
         result = score_batch([done.path], score_out, options)
         if result.failed:
             raise click.ClickException(result.failed[0]["error"])
-        show_session(score_out, result.rows[0])
+        show_session(score_out / result.rows[0]["json"])
         click.echo(f"scored: {score_out / 'summary.csv'}", err=True)
 
 
-def show_session(out_dir: Path, row: dict[str, Any]) -> None:
+def show_session(path: Path) -> None:
     """Print one scored session's feedback, as stored in its JSON, on standard output."""
     import json
 
@@ -383,7 +385,6 @@ def show_session(out_dir: Path, row: dict[str, Any]) -> None:
     from trainer.batch.output import session_from_dict
     from trainer.batch.session_panel import render_session
 
-    path = out_dir / row["json"]
     try:
         session = session_from_dict(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError, TypeError) as e:
