@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 import trainer.app.intake
 from trainer.app import jobs
 from trainer.app.review import Correction
+from trainer.app.ui.common import metric_cell, shown_table
 from trainer.app.ui.practise import progress_sentence
 from trainer.batch.output import session_to_dict
 from trainer.cli import main
@@ -178,6 +179,16 @@ def test_history_lists_sessions_charts_progress_and_opens_one(ann_session, store
     at.radio(key="nav").set_value("My sessions").run()
     table = at.dataframe[0].value
     assert list(table["session"]) == ["week2.wav", "week1.wav"]  # newest first, only ann's
+    # Each metric cell is written with its likely range, the number kept beneath for sorting.
+    shown = shown_table(table).to_string(max_columns=len(table.columns))
+    ranged = table.dropna(subset=["open_question_share_low"])
+    assert len(ranged) >= 1  # the coder's codes of week 1 leave the open share uncertain
+    for row in ranged.itertuples():
+        low, high = row.open_question_share_low, row.open_question_share_high
+        assert f"{row.open_question_share:.0%} ({low:.0%}–{high:.0%})" in shown
+    for row in table.itertuples():
+        cell = metric_cell("open_question_share", row.open_question_share, row.open_question_share_low, None)
+        assert cell == f"{row.open_question_share:.0%}" and cell in shown  # no range: the value alone
     assert len(at.get("vega_lite_chart")) == 4  # one per metric over time
     sentences = [m.value for m in at.markdown if " over your last " in m.value]
     assert "Reflections per question: 0.5 → 2.0 over your last 2 sessions, now at good level." in sentences

@@ -76,36 +76,68 @@ def session_label(stored: StoredSession, with_owner: bool = False) -> str:
     return f"{owner}{stored.created_at[:16].replace('T', ' ')} · {stored.title}{scenario}"
 
 
+RANGE_ENDS = ("low", "high")  # hidden columns of a session table: each metric's likely range, where it has one
+RANGE_CAPTION = "In brackets: the likely range, where the coder (or, for talk time, one microphone) leaves doubt."
+
+
 def session_table(items: Sequence[Item]) -> pd.DataFrame:
-    """One row per session with its metrics as corrected, newest first."""
-    rows = [
-        {
-            "id": stored.id,
-            "date": pd.Timestamp(stored.created_at).tz_convert(None),
-            "trainee": stored.owner.name,
-            "session": stored.title,
-            "scenario": stored.scenario,
-            "length": clock(reviewed.session.duration_s),
-            **{key: getattr(reviewed.session.metrics, key) for key in METRIC_KEYS},
-            "reviewed": stored.reviewed_by is not None,
-        }
-        for stored, reviewed in items
-    ]
-    columns = ["id", "date", "trainee", "session", "scenario", "length", *METRIC_KEYS, "reviewed"]
+    """One row per session with its metrics as corrected (and their likely ranges), newest first."""
+    rows = []
+    for stored, reviewed in items:
+        metrics = reviewed.session.metrics
+        ranges = {key: metrics.interval(key) or (None, None) for key in METRIC_KEYS}
+        rows.append(
+            {
+                "id": stored.id,
+                "date": pd.Timestamp(stored.created_at).tz_convert(None),
+                "trainee": stored.owner.name,
+                "session": stored.title,
+                "scenario": stored.scenario,
+                "length": clock(reviewed.session.duration_s),
+                **{key: getattr(metrics, key) for key in METRIC_KEYS},
+                "reviewed": stored.reviewed_by is not None,
+                **{f"{key}_{end}": ranges[key][i] for key in METRIC_KEYS for i, end in enumerate(RANGE_ENDS)},
+            }
+        )
+    ranges = [f"{key}_{end}" for key in METRIC_KEYS for end in RANGE_ENDS]
+    columns = ["id", "date", "trainee", "session", "scenario", "length", *METRIC_KEYS, "reviewed", *ranges]
     return pd.DataFrame(rows, columns=columns).sort_values(["date", "id"], ascending=False, ignore_index=True)
 
 
+def _number(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def metric_cell(key: str, value: float | None, low: float | None, high: float | None) -> str:
+    """A metric as a table shows it: '1.4 (1.0–1.9)' with its likely range, '62%' without, '–' without a value."""
+    metric = METRIC[key]
+    value, low, high = _number(value), _number(low), _number(high)
+    if value is None:
+        return "–"
+    if low is None or high is None:
+        return metric.show(value)
+    return f"{metric.show(value)} ({metric.show(low)}–{metric.show(high)})"
+
+
 def shown_table(table: pd.DataFrame) -> Any:
-    """`session_table` as displayed: shares in percent, each metric cell shaded by its MITI level."""
-    shown = table.copy()
+    """`session_table` as displayed: each metric cell shaded by its MITI level and written with its range.
+
+    The cells keep their numbers (so a column still sorts by value); only what is shown is text.
+    """
     css = pd.DataFrame("", index=table.index, columns=table.columns)
+    texts: dict[str, list[str]] = {}
     for key in METRIC_KEYS:
-        if key in shown:
-            values = pd.to_numeric(shown[key])
-            css[key] = [LEVEL_CELL_CSS.get(METRIC[key].judge(None if pd.isna(v) else v).value, "") for v in values]
-            if METRIC[key].percent:
-                shown[key] = values * 100
-    return shown.style.apply(lambda _: css, axis=None)
+        if key not in table:
+            continue
+        values = [_number(v) for v in table[key]]
+        css[key] = [LEVEL_CELL_CSS.get(METRIC[key].judge(v).value, "") for v in values]
+        lows, highs = (table.get(f"{key}_{end}", [None] * len(table)) for end in RANGE_ENDS)
+        texts[key] = [metric_cell(key, v, lo, hi) for v, lo, hi in zip(values, lows, highs)]
+    styler = table.style.apply(lambda _: css, axis=None)
+    for key, column in texts.items():
+        for row, text in zip(table.index, column):
+            styler = styler.format(lambda _, shown=text: shown, subset=pd.IndexSlice[[row], [key]])
+    return styler
 
 
 def table_columns() -> dict[str, Any]:
@@ -122,6 +154,7 @@ def table_columns() -> dict[str, Any]:
         "reviewed": st.column_config.CheckboxColumn("Reviewed"),
     }
     for key in METRIC_KEYS:
-        fmt = "%.0f%%" if METRIC[key].percent else "%.1f"
-        config[key] = st.column_config.NumberColumn(TABLE_LABELS[key], format=fmt)
+        # No number format: the table's own text (value and likely range, from shown_table) is shown.
+        config[key] = st.column_config.NumberColumn(TABLE_LABELS[key])
+        config.update({f"{key}_{end}": None for end in RANGE_ENDS})  # hidden: read into the metric's cell
     return config

@@ -21,6 +21,7 @@ from trainer.app.session_report import clock, quality_lines
 from trainer.app.store import Store
 from trainer.app.ui.common import (
     LEVEL_HEADINGS,
+    RANGE_CAPTION,
     TABLE_LABELS,
     Item,
     open_session,
@@ -94,6 +95,7 @@ def render_cohort(store: Store, user: User, items: list[Item]) -> None:
     if order != NEWEST:
         shown = shown.sort_values(metric, ascending=order == "lowest first", na_position="last")
     st.dataframe(shown_table(shown), column_config=table_columns(), hide_index=True, placeholder="–")
+    st.caption(RANGE_CAPTION)
     if shown.empty:
         st.caption("No session matches.")
         return

@@ -15,6 +15,7 @@ from trainer.app.store import MAX_NAME, Store
 from trainer.app.ui.charts import history_chart
 from trainer.app.ui.common import (
     LEVEL_HEADINGS,
+    RANGE_CAPTION,
     TABLE_LABELS,
     Item,
     open_session,
@@ -204,6 +205,7 @@ def render_history(items: list[Item]) -> None:
         hide_index=True,
         placeholder="–",
     )
+    st.caption(RANGE_CAPTION)
     by_id = {stored.id: stored for stored, _ in items}
     with st.container(horizontal=True, vertical_alignment="bottom"):
         pick = st.selectbox(
