@@ -159,3 +159,4 @@ def test_cli_scores_the_recording(monkeypatch, tmp_path):
     assert result.exit_code == 0, result.output
     assert (out / "summary.csv").is_file()
     assert "horizon seems extremely distant" in (out / "s.json").read_text().lower()
+    assert f"Full result: {out / 's.json'}" in result.stdout and "Reflections per question" in result.stdout
