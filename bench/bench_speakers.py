@@ -7,7 +7,7 @@ as wrong):
 
 1. AMI: ten real 30-s meeting excerpts (`audio/ami/`, truth in `train.rttm`), each
    transcribed with the default model and then attributed with the default settings
-   (`--voices auto`): DER, attribution, speakers found against the truth (all
+   (`--voices auto`): DER, JER, attribution, speakers found against the truth (all
    speakers, and those who speak at least 2 s), talk share error of the main speaker
    on the two-speaker clip, CPU seconds of diarization per audio minute and against
    transcription; then the counsellor talk share of each main speaker taken as the
@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 from pyannote.core import Annotation, Segment, Timeline
-from pyannote.metrics.diarization import DiarizationErrorRate
+from pyannote.metrics.diarization import DiarizationErrorRate, JaccardErrorRate
 from pyannote.metrics.identification import IdentificationErrorRate
 from threadpoolctl import threadpool_limits
 
@@ -161,11 +161,11 @@ def print_talk_shares(rows: list[tuple[str, str, float, float]], how: str = "") 
 def bench_ami(data: Path, truth: dict[str, Annotation]) -> dict[str, float]:
     print("\n## AMI excerpts (real meetings, 30 s each), default settings\n")
     print(
-        "| clip | speakers (>= 2 s) | found | DER | attribution | talk share error | "
+        "| clip | speakers (>= 2 s) | found | DER | JER | attribution | talk share error | "
         "transcribe CPU s | diarize CPU s | diarize CPU s per audio min | diarize / transcribe |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    attributions, right_all, right_main, cpu_t, cpu_d, minutes = {}, 0, 0, 0.0, 0.0, 0.0
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    attributions, jers, right_all, right_main, cpu_t, cpu_d, minutes = {}, {}, 0, 0, 0.0, 0.0, 0.0
     shares: list[tuple[str, str, float, float]] = []
     for clip in sorted(truth):
         path = data / "audio" / "ami" / f"{clip}.wav"
@@ -181,6 +181,7 @@ def bench_ami(data: Path, truth: dict[str, Annotation]) -> dict[str, float]:
         if found:
             shares += [(clip, speaker, true, share) for speaker, true, share in talk_shares(attribution, ref)]
         der, attributions[clip] = scores(ref, hyp)
+        jers[clip] = JaccardErrorRate(collar=COLLAR)(ref, hyp)
         share_error = "-"
         if len(ref.labels()) == 2 and found:
             mapping = DiarizationErrorRate().optimal_mapping(ref, hyp)
@@ -194,12 +195,14 @@ def bench_ami(data: Path, truth: dict[str, Annotation]) -> dict[str, float]:
         minute = audio.duration_s / 60
         cpu_t, cpu_d, minutes = cpu_t + t_cpu, cpu_d + d_cpu, minutes + minute
         print(
-            f"| {clip} | {len(ref.labels())} ({main_speakers(ref)}) | {found} | {der:.3f} | {attributions[clip]:.3f} | "
+            f"| {clip} | {len(ref.labels())} ({main_speakers(ref)}) | {found} | {der:.3f} | {jers[clip]:.3f} | "
+            f"{attributions[clip]:.3f} | "
             f"{share_error} | {t_cpu:.2f} | {d_cpu:.2f} | {d_cpu / minute:.2f} | {d_cpu / t_cpu:.2f} |"
         )
     print(
         f"\nright count: {right_all} of {len(truth)} (all speakers), {right_main} of {len(truth)} (speakers >= 2 s); "
-        f"mean attribution {np.mean(list(attributions.values())):.3f}; diarization {cpu_d / minutes:.2f} CPU s per "
+        f"mean attribution {np.mean(list(attributions.values())):.3f}, mean JER {np.mean(list(jers.values())):.3f}; "
+        f"diarization {cpu_d / minutes:.2f} CPU s per "
         f"audio minute, {cpu_d / cpu_t:.2f} of transcription CPU time"
     )
     print_talk_shares(shares)
