@@ -114,3 +114,25 @@ def test_report_carries_the_talk_share_range_of_one_microphone(tmp_path):
     assert float(row["counsellor_talk_share_high"]) == round(high, 4)
     page = files.html.read_text(encoding="utf-8")
     assert "likely 30%–70%" in page and "around the 50% guide, one microphone cannot tell" in page
+
+
+def test_report_flags_one_microphone_sessions_whose_roles_are_unsure(tmp_path):
+    coded = [
+        CodedUtterance(Utterance(Role.COUNSELLOR, "What brings you here?", 0.0, 5.0), Code.OPEN_QUESTION),
+        CodedUtterance(Utterance(Role.CLIENT, "My wife.", 5.0, 10.0)),
+    ]
+    roles = (("S0", Role.COUNSELLOR), ("S1", Role.CLIENT))
+    rows = []
+    for name, confidence in (("unsure", 0.62), ("sure", 0.97)):
+        voices = Attribution(turns=(), roles=roles, method="diarization", role_confidence=confidence)
+        session = summarise(f"{name}.wav", 10.0, coded, speakers=voices)
+        write_session_json(session, tmp_path / f"{name}.json")
+        rows.append(summary_row(f"{name}.wav", session, json_path=f"{name}.json"))
+    write_summary(rows, tmp_path / "summary.csv")
+    files = write_report(tmp_path)
+    with files.csv.open(newline="") as f:
+        written = {r["file"]: r for r in csv.DictReader(f)}
+    unsure = written["unsure.wav"]
+    assert (unsure["speakers_method"], unsure["role_confidence"]) == ("diarization", "0.62")
+    page = files.html.read_text(encoding="utf-8")
+    assert page.count("roles unsure") == 1 and "roles unsure (62%)" in page

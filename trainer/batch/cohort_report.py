@@ -24,6 +24,7 @@ from trainer.errors import TrainerError
 from trainer.safe_text import csv_text, csv_uncell, html_href, html_text
 from trainer.scoring.feedback import level_note
 from trainer.scoring.intervals import INTERVAL_KEYS
+from trainer.speakers.roles import UNSURE_BELOW
 from trainer.vocabulary import METRIC, METRIC_KEYS, Level
 
 SUMMARY_NAME = "summary.csv"
@@ -195,6 +196,17 @@ def _quality_note(row: Mapping[str, Any]) -> str:
     return f'<div class="note">MI quality (an estimate, not a grade): {html_text(row["mi_quality"])}{share}</div>'
 
 
+def _roles_note(row: Mapping[str, Any]) -> str:
+    """A warning where one microphone's roles are unsure, '' otherwise (and for older summaries)."""
+    confidence = _number(str(row.get("role_confidence", "")))
+    if row.get("speakers_method") != "diarization" or confidence is None or confidence >= UNSURE_BELOW:
+        return ""
+    return (
+        f'<div class="note">⚠ roles unsure ({confidence:.0%}): check which voice is the counsellor '
+        "(trainer swap-roles)</div>"
+    )
+
+
 def _thresholds_header() -> str:
     cells = []
     for key in METRIC_KEYS:
@@ -228,7 +240,7 @@ def render_html(folder: Path, rows: Sequence[Mapping[str, Any]]) -> str:
             f"<tr><td>{link}</td><td class='num'>{clock(_number(r['duration_s']))}</td>"
             f"<td class='num'>{html_text(r['n_counsellor_utterances'])}</td>"
             + "".join(_cell(key, r) for key in METRIC_KEYS)
-            + f"<td>{html_text(r['feedback'])}{warnings}{_quality_note(r)}</td></tr>"
+            + f"<td>{html_text(r['feedback'])}{warnings}{_roles_note(r)}{_quality_note(r)}</td></tr>"
         )
     body.append("</table>")
     if failed:
