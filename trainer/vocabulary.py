@@ -111,11 +111,15 @@ class Metric:
             return "–"
         return f"{value:.0%}" if self.percent else f"{value:.1f}"
 
-    def show_range(self, interval: tuple[float, float] | None) -> str:
-        """A likely range as people read it, e.g. 'likely 1.0–1.9'; '' when there is none."""
+    def show_span(self, interval: tuple[float, float] | None) -> str:
+        """A range's two ends as people read them, e.g. '1.0–1.9'; '' when there is none."""
         if interval is None:
             return ""
-        return f"likely {self.show(interval[0])}–{self.show(interval[1])}"
+        return f"{self.show(interval[0])}–{self.show(interval[1])}"
+
+    def show_range(self, interval: tuple[float, float] | None) -> str:
+        """A likely range as people read it, e.g. 'likely 1.0–1.9'; '' when there is none."""
+        return f"likely {self.show_span(interval)}" if interval is not None else ""
 
     def verdict(self, value: float | None) -> str:
         """The level in words where MITI judges the metric, 'n/a' without a value, 'guide' where it does not."""

@@ -24,7 +24,7 @@ from trainer.errors import TrainerError
 from trainer.safe_text import csv_text, csv_uncell, html_href, html_text
 from trainer.scoring.feedback import level_note
 from trainer.scoring.intervals import INTERVAL_KEYS
-from trainer.speakers.roles import UNSURE_BELOW
+from trainer.speakers.roles import worth_checking
 from trainer.vocabulary import METRIC, METRIC_KEYS, Level
 
 SUMMARY_NAME = "summary.csv"
@@ -199,7 +199,7 @@ def _quality_note(row: Mapping[str, Any]) -> str:
 def _roles_note(row: Mapping[str, Any]) -> str:
     """A warning where one microphone's roles are unsure, '' otherwise (and for older summaries)."""
     confidence = _number(str(row.get("role_confidence", "")))
-    if row.get("speakers_method") != "diarization" or confidence is None or confidence >= UNSURE_BELOW:
+    if not worth_checking(row.get("speakers_method"), confidence):
         return ""
     return (
         f'<div class="note">⚠ roles unsure ({confidence:.0%}): check which voice is the counsellor '

@@ -18,7 +18,7 @@ from rich.text import Text
 from trainer.app.session_report import clock
 from trainer.schema import FeedbackItem, Session
 from trainer.scoring.feedback import level_note
-from trainer.speakers.roles import UNSURE_BELOW
+from trainer.speakers.roles import worth_checking
 from trainer.vocabulary import LEVEL_LABELS, METRICS, Level
 
 LEVEL_STYLES = {Level.GOOD: "green", Level.FAIR: "yellow", Level.PRACTISE: "red", Level.INFO: "dim"}
@@ -42,7 +42,7 @@ def _metrics(session: Session) -> Table:
         table.add_row(
             metric.label,
             Text(metric.show(value), style=f"bold {LEVEL_STYLES[level]}"),
-            metric.show_range(interval).removeprefix("likely "),
+            metric.show_span(interval),
             marks,
             Text(said, style=LEVEL_STYLES[level]),
         )
@@ -67,7 +67,7 @@ def _voices(session: Session, result: Path | None) -> str:
         return ""
     how = {"channel": "one per channel", "diarization": "one microphone", "reference": "from the reference"}
     line = f"Voices: {a.n_speakers} ({how.get(a.method, a.method)}); role confidence {a.role_confidence:.0%}"
-    if a.method == "diarization" and a.role_confidence < UNSURE_BELOW:
+    if worth_checking(a.method, a.role_confidence):
         line += f" (if counsellor and client are the wrong way round: trainer swap-roles {result or 'RESULT.json'})"
     return line
 

@@ -24,6 +24,12 @@ from trainer.schema import Role, SpeakerTurn, Word
 # "which one is you?" and `trainer score` says how to swap them.
 UNSURE_BELOW = 0.8
 
+
+def worth_checking(method: str | None, role_confidence: float | None) -> bool:
+    """Whether a result's roles, told apart on one microphone, are unsure enough for a person to check."""
+    return method == "diarization" and role_confidence is not None and role_confidence < UNSURE_BELOW
+
+
 YOU_WORDS = frozenset({"you", "your", "you're", "yours", "yourself", "you've", "you'd", "you'll"})
 I_WORDS = frozenset({"i", "i'm", "me", "my", "mine", "myself", "i've", "i'd", "i'll"})
 # Weights of the counsellor score: a logistic regression on the counsellor-minus-client

@@ -39,11 +39,10 @@ def talk_time_chart(session: Session) -> alt.Chart:
     amount, basis = talk_time(session.utterances)
     total = sum(amount.values()) or 1.0
     unit = "seconds" if basis == "seconds" else "words"
-    share = {role: v / total for role, v in amount.items()}
     data = pd.DataFrame(
         {
             "role": [ROLE_LABELS[r] for r in amount],
-            "share": list(share.values()),
+            "share": [v / total for v in amount.values()],
             unit: [round(v, 1) for v in amount.values()],
         }
     )
@@ -53,7 +52,7 @@ def talk_time_chart(session: Session) -> alt.Chart:
         ranges = {Role.COUNSELLOR: (low, high), Role.CLIENT: (1 - high, 1 - low)}
         data["low"] = [ranges[r][0] for r in amount]
         data["high"] = [ranges[r][1] for r in amount]
-        data["likely"] = [f"{ranges[r][0]:.0%}–{ranges[r][1]:.0%}" for r in amount]
+        data["likely"] = [METRIC["counsellor_talk_share"].show_span(ranges[r]) for r in amount]
     role_axis = alt.Y("role:N", title=None, sort=list(ROLE_LABELS.values()))
     colours = alt.Scale(domain=list(ROLE_LABELS.values()), range=[COLOUR_HEX["blue"], COLOUR_HEX[CLIENT_COLOUR]])
     title = f"Share of the {'speaking time' if unit == 'seconds' else 'words'}"  # one title for every layer's x
