@@ -64,6 +64,8 @@ class Level(StrEnum):
 
 
 LEVEL_LABELS = {Level.GOOD: "good", Level.FAIR: "fair", Level.PRACTISE: "practise", Level.INFO: "note"}
+# Colour of each level in the terminal panels (scored session and live practice).
+LEVEL_STYLES = {Level.GOOD: "green", Level.FAIR: "yellow", Level.PRACTISE: "red", Level.INFO: "dim"}
 CODE_LABELS = {
     Code.OPEN_QUESTION: "Open question",
     Code.CLOSED_QUESTION: "Closed question",

@@ -19,9 +19,7 @@ from trainer.app.session_report import clock
 from trainer.schema import FeedbackItem, Session
 from trainer.scoring.feedback import level_note
 from trainer.speakers.roles import worth_checking
-from trainer.vocabulary import LEVEL_LABELS, METRICS, Level
-
-LEVEL_STYLES = {Level.GOOD: "green", Level.FAIR: "yellow", Level.PRACTISE: "red", Level.INFO: "dim"}
+from trainer.vocabulary import LEVEL_LABELS, LEVEL_STYLES, METRICS
 
 
 def _metrics(session: Session) -> Table:

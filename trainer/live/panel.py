@@ -10,9 +10,8 @@ from rich.text import Text
 from trainer.live.stats import LiveStats, bands
 from trainer.schema import Code
 from trainer.speech.level import is_noisy
-from trainer.vocabulary import CODE_LABELS
+from trainer.vocabulary import CODE_LABELS, LEVEL_LABELS, LEVEL_STYLES
 
-LEVEL_STYLES = {"good": "green", "fair": "yellow", "practise": "red", "note": "dim"}
 BEHIND_S = 5.0  # more speech than this waiting: the panel says it is catching up
 # One microphone: live windows run over turn changes and go to one of two running voices whole;
 # on real meeting speech the share was off by a median 0.26 (README, Live practice), so it is
@@ -65,7 +64,7 @@ def render(stats: LiveStats) -> RenderableType:
     for label, value, lvl, good, likely in bands(stats.metrics):
         style = LEVEL_STYLES[lvl]
         shown = Text(value, style=style) + Text(f" ({likely})" if likely else "", style="dim")
-        metrics.add_row(label, shown, Text(lvl, style=style), Text(f"({good})", style="dim"))
+        metrics.add_row(label, shown, Text(LEVEL_LABELS[lvl], style=style), Text(f"({good})", style="dim"))
     recent = Table.grid(padding=(0, 2))
     for c in stats.recent:
         recent.add_row(Text(CODE_LABELS[c.code], style="bold"), c.text)

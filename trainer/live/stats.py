@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from trainer.schema import Code, CodedUtterance, Metrics, Role
-from trainer.vocabulary import LEVEL_LABELS, METRICS
+from trainer.vocabulary import METRICS, Level
 
 LONG_TURN_S = 60.0  # the counsellor has talked this long without the client speaking: nudge
 QUESTION_STREAK = 3  # this many questions in a row without a reflection: nudge
@@ -67,7 +67,7 @@ def nudges(counsellor_run_s: float, coded: Sequence[CodedUtterance]) -> tuple[st
     return tuple(out)
 
 
-def bands(metrics: Metrics) -> list[tuple[str, str, str, str, str]]:
+def bands(metrics: Metrics) -> list[tuple[str, str, Level, str, str]]:
     """(label, value as shown, MITI level, where 'good' starts, likely range) for each MITI-judged metric.
 
     The range is drawn from the coder's probabilities as for a scored session, so a live
@@ -77,7 +77,7 @@ def bands(metrics: Metrics) -> list[tuple[str, str, str, str, str]]:
         (
             m.label,
             m.show(getattr(metrics, m.key)),
-            LEVEL_LABELS[m.judge(getattr(metrics, m.key))],
+            m.judge(getattr(metrics, m.key)),
             f"good from {m.good:g}, {m.source}",
             m.show_range(metrics.interval(m.key)),
         )

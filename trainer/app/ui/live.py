@@ -20,7 +20,7 @@ from trainer.live.panel import status_lines
 from trainer.live.session import LiveOptions
 from trainer.live.stats import LiveStats, bands
 from trainer.schema import Code
-from trainer.vocabulary import CODE_LABELS
+from trainer.vocabulary import CODE_LABELS, LEVEL_LABELS
 
 REFUSED = (
     "If the browser refuses the microphone (permission denied, or no device found), allow it in the "
@@ -104,7 +104,7 @@ def render_panel(stats: LiveStats) -> None:
         column.metric(CODE_LABELS[code], stats.metrics.count(code))
     for column, (label, value, level, good, likely) in zip(st.columns(3), bands(stats.metrics)):
         column.metric(label, value, help=good)
-        column.caption(f"{level} ({good})" + (f"; {likely}" if likely else ""))
+        column.caption(f"{LEVEL_LABELS[level]} ({good})" + (f"; {likely}" if likely else ""))
     with st.container(key="live_nudges"):
         for nudge in stats.nudges:
             st.info(nudge, icon=":material/lightbulb:")
