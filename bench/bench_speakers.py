@@ -19,6 +19,8 @@ as wrong):
    audio alone and with the recognised words (as `trainer score` does), against the same
    excerpts diarized one by one the same way; peak memory of the process. Then what each
    voice found in them holds: its windows' speakers and how alike its windows are.
+   Then two real people taking turns, once through and for 30 minutes, scored as
+   `trainer score` scores one microphone: voices found, attribution, talk share error.
 4. Enrolment: a voice profile from one excerpt's single-speaker time of a speaker,
    the counsellor chosen by that profile in another excerpt with the same speaker.
 5. Samples: the synthetic role plays (stereo ones mixed to mono) scored end to end:
@@ -351,6 +353,35 @@ def bench_groups(data: Path, truth: dict[str, Annotation]) -> None:
             )
 
 
+def bench_turns(data: Path, truth: dict[str, Annotation]) -> None:
+    """Two real people taking turns, once through (about a minute) and for 30 minutes, scored
+    as `trainer score` scores one microphone: the count, attribution and talk share must hold."""
+    print(f"\n## Two real people taking turns: one round, and {LONG_MINUTES} min (as `trainer score`)\n")
+    print(
+        "| people | length | found | attribution (of speech heard) | difference from one round | "
+        "talk share error, each as counsellor | diarization CPU s per audio min |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for a, clips_a, b, clips_b in TWO_PEOPLE:
+        alone = (stretches(data, truth, a, clips_a), stretches(data, truth, b, clips_b))
+        first = None
+        for minutes in (None, LONG_MINUTES):
+            samples, ref = taking_turns(alone, (a, b), minutes)
+            transcript = transcribe(samples)
+            attribution, cpu = cpu_timed(
+                attribute, Audio(samples[None, :], a), transcript, "diarization", SpeakerOptions()
+            )
+            right, wrong, missed = single_time(ref, annotation(attribution.turns))
+            share = right / (right + wrong + missed)
+            first = share if first is None else first
+            errors = ", ".join(f"{s} {abs(true - found):.3f}" for s, true, found in talk_shares(attribution, ref))
+            seconds = len(samples) / SAMPLE_RATE
+            print(
+                f"| {a} + {b} | {seconds / 60:.1f} min | {attribution.n_speakers} | {share:.3f} "
+                f"({right / (right + wrong):.3f}) | {share - first:+.3f} | {errors} | {cpu / (seconds / 60):.2f} |"
+            )
+
+
 def stretches(data: Path, truth: dict[str, Annotation], speaker: str, clips: tuple[str, ...]) -> list[np.ndarray]:
     """The speaker's stretches of at least MIN_STRETCH_S with nobody else speaking, in order."""
     out = []
@@ -483,7 +514,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--samples", type=Path, default=Path("sample_audio"))
-    parser.add_argument("--skip", default="", help="comma-separated: ami,counts,long,groups,enrol,samples,annomi")
+    parser.add_argument("--skip", default="", help="comma-separated: ami,counts,long,groups,turns,enrol,samples,annomi")
     args = parser.parse_args()
     skip = set(args.skip.split(","))
     _, t_whisper = cpu_timed(load_model, TranscribeOptions().model)
@@ -495,6 +526,7 @@ def main() -> None:
         "counts": lambda: bench_counts(args.data),
         "long": lambda: bench_long(args.data, truth),
         "groups": lambda: bench_groups(args.data, truth),
+        "turns": lambda: bench_turns(args.data, truth),
         "enrol": lambda: bench_enrol(args.data, truth),
         "samples": lambda: bench_samples(args.samples),
         "annomi": bench_annomi_roles,
