@@ -6,7 +6,10 @@ import csv
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from trainer.cli import main as trainer_cli
+from trainer.errors import InputError
 from trainer.schema import Code, Role, Utterance
 from trainer.training.annomi import (
     grouped_folds,
@@ -168,6 +171,49 @@ def test_swapped_transcript_is_skipped(tmp_path: Path) -> None:
     _write_tiny_corpus(tmp_path, swap_second=True)
     assert [t.transcript_id for t in load_annomi(tmp_path)] == [0]
     assert len(load_annomi(tmp_path, skip_swapped=False)) == 2
+
+
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        (lambda d: (d / "dev.csv").unlink(), "dev.csv: not found; the AnnoMI folder holds dev_simple.csv"),
+        (lambda d: (d / "dev_simple.csv").write_text("a,b\n", encoding="utf-8"), "dev_simple.csv: no utterances"),
+        (lambda d: (d / "dev.csv").write_bytes(b"\xff\xfe\x00 not text"), "dev.csv: cannot be read"),
+        (
+            lambda d: (d / "dev_therapist5.csv").write_text("transcript_id,label5\n0,other\n", encoding="utf-8"),
+            "lacks the column 'utterance_id'",
+        ),
+        (
+            lambda d: (d / "dev_therapist5.csv").write_text(
+                "transcript_id,utterance_id,utterance_text,label5\n0,0,Hi,shouting\n", encoding="utf-8"
+            ),
+            "holds a value it cannot have ('shouting' is not a valid Code)",
+        ),
+    ],
+)
+def test_damaged_corpus_is_named_in_one_line(tmp_path: Path, damage, said: str, monkeypatch) -> None:
+    def reached(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a command went past a damaged corpus")
+
+    # Nothing may be trained or written over the shipped models if the corpus were read after all.
+    for module, name in (
+        ("trainer.training.train", "train_coder"),
+        ("trainer.training.train", "cross_validate"),
+        ("trainer.training.examples_index", "build_index"),
+        ("trainer.training.calibration", "calibrate"),
+    ):
+        monkeypatch.setattr(f"{module}.{name}", reached)
+    _write_tiny_corpus(tmp_path, swap_second=False)
+    damage(tmp_path)
+    with pytest.raises(InputError) as raised:
+        load_annomi(tmp_path)
+    assert said in str(raised.value) and "\n" not in str(raised.value)
+    # Every command that reads the corpus says the same, in one line, without a traceback.
+    for command in (["train-coder"], ["evaluate"], ["build-examples"], ["calibrate", str(tmp_path / "dev.csv")]):
+        if command[0] == "calibrate" and not (tmp_path / "dev.csv").exists():
+            continue
+        result = CliRunner().invoke(trainer_cli, [*command, "--data", str(tmp_path)])
+        assert result.exit_code == 1 and said in result.output and "Traceback" not in result.output, command
 
 
 def test_real_corpus_folds_never_split_a_series() -> None:

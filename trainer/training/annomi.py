@@ -1,7 +1,7 @@
 """Load the AnnoMI development transcripts and split them into grouped folds.
 
 AnnoMI (Wu et al., ICASSP 2022) is the expert-annotated corpus the behaviour coder
-learns from. Three files describe it (see ``../shared/data/README.md``): the whole
+learns from. Three files describe it (see ``data/annomi/README.md``): the whole
 conversations, the derived five-way counsellor label and the per-annotator rows that
 carry the therapist-input subtypes. This module joins them into one annotated
 conversation per transcript, and keeps transcripts cut from one video or series in
@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from trainer.errors import InputError, one_line
 from trainer.schema import Code, Role, Utterance
 from trainer.vocabulary import NO_SUBCODE, OTHER_KINDS, TALK_TYPES
 
@@ -27,6 +28,7 @@ logger = logging.getLogger("trainer")
 # Behaviours an annotator can mark in a counsellor utterance besides its main one.
 PRESENT_LABELS = ("open_question", "closed_question", "simple_reflection", "complex_reflection")
 # The development portion kept in the repository (data/annomi, see its README).
+FILES = ("dev_simple.csv", "dev_therapist5.csv", "dev.csv")
 DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "annomi"
 
 _ROLES = {"therapist": Role.COUNSELLOR, "client": Role.CLIENT}
@@ -111,8 +113,13 @@ def looks_swapped(utterances: Sequence[Utterance]) -> bool:
 
 
 def _read(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            return list(csv.DictReader(f))
+    except FileNotFoundError as e:
+        raise InputError(f"{path}: not found; the AnnoMI folder holds {', '.join(FILES)}") from e
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise InputError(f"{path}: cannot be read as AnnoMI's CSV ({one_line(e)})") from e
 
 
 def _other_subtypes(rows: Iterable[dict[str, str]]) -> dict[tuple[int, int], str]:
@@ -173,8 +180,22 @@ def load_annomi(data_dir: Path = DATA_DIR, skip_swapped: bool = True) -> tuple[A
     Args:
         data_dir: folder holding ``dev_simple.csv``, ``dev_therapist5.csv`` and ``dev.csv``.
         skip_swapped: drop transcripts whose roles look swapped (logged as a warning).
+
+    Raises:
+        InputError: a file is missing, unreadable or not in AnnoMI's columns and values.
     """
+    try:
+        return _load(data_dir, skip_swapped)
+    except KeyError as e:
+        raise InputError(f"{data_dir}: an AnnoMI file lacks the column {e}") from e
+    except (ValueError, TypeError) as e:  # a number, time or label that is not AnnoMI's, or a short row
+        raise InputError(f"{data_dir}: an AnnoMI file holds a value it cannot have ({e})") from e
+
+
+def _load(data_dir: Path, skip_swapped: bool) -> tuple[AnnotatedTranscript, ...]:
     simple = _read(data_dir / "dev_simple.csv")
+    if not simple:
+        raise InputError(f"{data_dir / 'dev_simple.csv'}: no utterances in it")
     label5 = {
         (int(r["transcript_id"]), int(r["utterance_id"])): Code(r["label5"])
         for r in _read(data_dir / "dev_therapist5.csv")

@@ -17,6 +17,7 @@ import click
 from trainer.coding import CODERS
 
 if TYPE_CHECKING:
+    from trainer.training.annomi import AnnotatedTranscript
     from trainer.training.train import TrainOptions
 
 
@@ -27,7 +28,7 @@ annomi_option = click.option(
     "data_dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
-    help="AnnoMI folder with dev_simple.csv, dev_therapist5.csv, dev.csv [default: ../shared/data/annomi].",
+    help="AnnoMI folder with dev_simple.csv, dev_therapist5.csv, dev.csv [default: the repository's data/annomi].",
 )
 # --device: where training runs; a GPU only makes it faster, the results match within noise.
 device_option = click.option(
@@ -87,6 +88,26 @@ epochs_option = click.option(
 )
 
 
+def annomi(data_dir: Path | None) -> tuple[AnnotatedTranscript, ...]:
+    """The transcripts in --data (default: the repository's copy), or a one-line error naming the file."""
+    from trainer.errors import InputError
+    from trainer.training.annomi import DATA_DIR, load_annomi
+
+    try:
+        return load_annomi(data_dir or DATA_DIR)
+    except InputError as e:
+        raise click.ClickException(str(e)) from e
+
+
+def recipe_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that change the training recipe: --data, --device and the recipe's own."""
+    for option in reversed(
+        (annomi_option, device_option, context_option, presence_option, coarse_option, history_option, epochs_option)
+    ):
+        command = option(command)
+    return command
+
+
 def recipe(**changes: Any) -> TrainOptions:
     """The shipped training recipe with the options given on the command line (None: not given)."""
     from trainer.training.train import TrainOptions
@@ -95,13 +116,7 @@ def recipe(**changes: Any) -> TrainOptions:
 
 
 @click.command()
-@annomi_option
-@device_option
-@context_option
-@presence_option
-@coarse_option
-@history_option
-@epochs_option
+@recipe_options
 @click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True, help="Cross-validation folds.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fold split and of training.")
 @click.option(
@@ -150,12 +165,11 @@ def evaluate(
     """
     from trainer.coding import load_coder
     from trainer.errors import TrainerError
-    from trainer.training.annomi import DATA_DIR, load_annomi
     from trainer.training.evaluation import code_transcripts, evaluation_report, write_probabilities
 
     logging.getLogger("trainer").setLevel(logging.INFO)  # progress of a long run
+    transcripts = annomi(data_dir)
     try:
-        transcripts = load_annomi(data_dir or DATA_DIR)
         if model_dir or coder_name:
             from trainer.coding.mi_coder import MICoder
 
@@ -182,13 +196,7 @@ def evaluate(
 
 
 @click.command("train-coder")
-@annomi_option
-@device_option
-@context_option
-@presence_option
-@coarse_option
-@history_option
-@epochs_option
+@recipe_options
 @click.option(
     "--out",
     "out_dir",
@@ -209,12 +217,12 @@ def train_coder(
     Example: trainer train-coder --out models/mi_coder
     """
     from trainer.coding.mi_coder import MODEL_DIR
-    from trainer.training.annomi import DATA_DIR, load_annomi
     from trainer.training.train import train_coder
 
     logging.getLogger("trainer").setLevel(logging.INFO)
+    transcripts = annomi(data_dir)
     options = recipe(seed=seed, device=device, **changes)
-    written = train_coder(load_annomi(data_dir or DATA_DIR), out_dir or MODEL_DIR, options)
+    written = train_coder(transcripts, out_dir or MODEL_DIR, options)
     click.echo(f"coder written to {written}", err=True)
 
 
@@ -226,11 +234,11 @@ def build_examples(data_dir: Path | None) -> None:
     Example: trainer build-examples
     """
     from trainer.scoring.examples import INDEX_ROWS
-    from trainer.training.annomi import DATA_DIR, load_annomi
     from trainer.training.examples_index import build_index
 
+    transcripts = annomi(data_dir)
     try:
-        count = build_index(load_annomi(data_dir or DATA_DIR))
+        count = build_index(transcripts)
     except ValueError as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"{count} expert examples written to {INDEX_ROWS.parent}", err=True)
@@ -254,11 +262,11 @@ def calibrate(data_dir: Path | None, probabilities: Path, out_dir: Path | None) 
     Example: trainer evaluate --probabilities oof.jsonl && trainer calibrate oof.jsonl
     """
     from trainer.scoring.intervals import CALIBRATION_FILE
-    from trainer.training.annomi import DATA_DIR, load_annomi
     from trainer.training.calibration import calibrate as fit
 
+    transcripts = annomi(data_dir)
     try:
-        report = fit(load_annomi(data_dir or DATA_DIR), probabilities, out_dir or CALIBRATION_FILE.parent)
+        report = fit(transcripts, probabilities, out_dir or CALIBRATION_FILE.parent)
     except (OSError, ValueError, KeyError) as e:
         raise click.ClickException(f"{probabilities}: cannot calibrate from it ({e})") from e
     click.echo(report)
