@@ -90,6 +90,16 @@ def test_missing_file_gets_an_error_row(tmp_path):
     assert read_summary(out)[0]["error"].endswith("nope.wav: no such file")
 
 
+def test_a_folder_with_nothing_to_score_is_named(tmp_path):
+    folder = tmp_path / "week3"
+    folder.mkdir()
+    (folder / "notes.docx").write_bytes(b"not a recording")
+    result = CliRunner().invoke(main, ["score", str(folder), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert f"{folder}: no audio or transcript files to score in it (.wav" in result.output
+    assert not (tmp_path / "out").exists()
+
+
 def test_every_command_has_help_with_an_example():
     for name, command in main.commands.items():
         result = CliRunner().invoke(main, [name, "--help"])

@@ -19,8 +19,9 @@ from trainer.coding import CODERS, DEFAULT_CODER
 from trainer.pipeline import PipelineOptions
 from trainer.speakers import METHODS, SpeakerOptions
 from trainer.speakers.diarize import MAX_SPEAKERS
-from trainer.speech.audio import MAX_HOURS, MAX_HOURS_ENV, MAX_HOURS_LIMIT
+from trainer.speech.audio import AUDIO_EXTENSIONS, MAX_HOURS, MAX_HOURS_ENV, MAX_HOURS_LIMIT
 from trainer.speech.transcribe import BACKENDS, DEFAULT_MODEL, TranscribeOptions
+from trainer.speech.transcript_files import TRANSCRIPT_EXTENSIONS
 from trainer.training.commands import TRAINING_COMMANDS
 
 
@@ -179,7 +180,8 @@ def score(
 
     inputs = find_inputs(paths, exclude=out_dir)
     if not inputs:
-        raise click.ClickException("no supported audio or transcript files found")
+        where, kinds = ", ".join(map(str, paths)), " ".join(AUDIO_EXTENSIONS + TRANSCRIPT_EXTENSIONS)
+        raise click.ClickException(f"{where}: no audio or transcript files to score in it ({kinds})")
     with ExitStack() as stack:
         bars: list[Any] = []
 
