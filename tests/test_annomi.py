@@ -177,7 +177,12 @@ def test_swapped_transcript_is_skipped(tmp_path: Path) -> None:
     ("damage", "said"),
     [
         (lambda d: (d / "dev.csv").unlink(), "dev.csv: not found; the AnnoMI folder holds dev_simple.csv"),
-        (lambda d: (d / "dev_simple.csv").write_text("a,b\n", encoding="utf-8"), "dev_simple.csv: no utterances"),
+        (
+            lambda d: (d / "dev_simple.csv").write_text(
+                (d / "dev_simple.csv").read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8"
+            ),
+            "dev_simple.csv: no utterances",
+        ),
         (lambda d: (d / "dev.csv").write_bytes(b"\xff\xfe\x00 not text"), "dev.csv: cannot be read"),
         (
             lambda d: (d / "dev_therapist5.csv").write_text("transcript_id,label5\n0,other\n", encoding="utf-8"),
@@ -188,6 +193,12 @@ def test_swapped_transcript_is_skipped(tmp_path: Path) -> None:
                 "transcript_id,utterance_id,utterance_text,label5\n0,0,Hi,shouting\n", encoding="utf-8"
             ),
             "holds a value it cannot have ('shouting' is not a valid Code)",
+        ),
+        (
+            lambda d: (d / "dev_simple.csv").write_text(
+                (d / "dev_simple.csv").read_text(encoding="utf-8").replace(",client,", ",Client,"), encoding="utf-8"
+            ),
+            "holds a value it cannot have ('Client')",
         ),
     ],
 )

@@ -28,8 +28,35 @@ logger = logging.getLogger("trainer")
 # Behaviours an annotator can mark in a counsellor utterance besides its main one.
 PRESENT_LABELS = ("open_question", "closed_question", "simple_reflection", "complex_reflection")
 # The development portion kept in the repository (data/annomi, see its README).
-FILES = ("dev_simple.csv", "dev_therapist5.csv", "dev.csv")
 DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "annomi"
+
+# The three files of an AnnoMI folder and the columns read from each.
+COLUMNS = {
+    "dev_simple.csv": (
+        "transcript_id",
+        "utterance_id",
+        "mi_quality",
+        "video_title",
+        "video_url",
+        "topic",
+        "interlocutor",
+        "timestamp",
+        "utterance_text",
+        "client_talk_type",
+    ),
+    "dev_therapist5.csv": ("transcript_id", "utterance_id", "label5"),
+    "dev.csv": (
+        "transcript_id",
+        "utterance_id",
+        "interlocutor",
+        "main_therapist_behaviour",
+        "therapist_input_subtype",
+        "question_exists",
+        "question_subtype",
+        "reflection_exists",
+        "reflection_subtype",
+    ),
+}
 
 _ROLES = {"therapist": Role.COUNSELLOR, "client": Role.CLIENT}
 _TIMESTAMP = re.compile(r"(\d{1,2}):([0-5]\d):([0-5]\d)")
@@ -112,12 +139,18 @@ def looks_swapped(utterances: Sequence[Utterance]) -> bool:
     return client[0] > counsellor[0] and client[1] > counsellor[1]
 
 
-def _read(path: Path) -> list[dict[str, str]]:
+def _read(data_dir: Path, name: str) -> list[dict[str, str]]:
+    """The rows of one of the folder's files, once it is known to have the columns read from it."""
+    path = data_dir / name
     try:
         with path.open(newline="", encoding="utf-8") as f:
-            return list(csv.DictReader(f))
+            reader = csv.DictReader(f)
+            missing = [c for c in COLUMNS[name] if c not in (reader.fieldnames or ())]
+            if missing:
+                raise InputError(f"{path}: lacks the column {missing[0]!r}")
+            return list(reader)
     except FileNotFoundError as e:
-        raise InputError(f"{path}: not found; the AnnoMI folder holds {', '.join(FILES)}") from e
+        raise InputError(f"{path}: not found; the AnnoMI folder holds {', '.join(COLUMNS)}") from e
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise InputError(f"{path}: cannot be read as AnnoMI's CSV ({one_line(e)})") from e
 
@@ -186,21 +219,19 @@ def load_annomi(data_dir: Path = DATA_DIR, skip_swapped: bool = True) -> tuple[A
     """
     try:
         return _load(data_dir, skip_swapped)
-    except KeyError as e:
-        raise InputError(f"{data_dir}: an AnnoMI file lacks the column {e}") from e
-    except (ValueError, TypeError) as e:  # a number, time or label that is not AnnoMI's, or a short row
+    except (KeyError, ValueError, TypeError) as e:  # a number, role or label that is not AnnoMI's, or a short row
         raise InputError(f"{data_dir}: an AnnoMI file holds a value it cannot have ({e})") from e
 
 
 def _load(data_dir: Path, skip_swapped: bool) -> tuple[AnnotatedTranscript, ...]:
-    simple = _read(data_dir / "dev_simple.csv")
+    simple = _read(data_dir, "dev_simple.csv")
     if not simple:
         raise InputError(f"{data_dir / 'dev_simple.csv'}: no utterances in it")
     label5 = {
         (int(r["transcript_id"]), int(r["utterance_id"])): Code(r["label5"])
-        for r in _read(data_dir / "dev_therapist5.csv")
+        for r in _read(data_dir, "dev_therapist5.csv")
     }
-    full = _read(data_dir / "dev.csv")
+    full = _read(data_dir, "dev.csv")
     subtypes = _other_subtypes(full)
     present = _present(full)
     by_transcript: dict[int, list[dict[str, str]]] = defaultdict(list)
